@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: GPL-2.0
+# The KVM/VFIO series (patches/) and the harness that builds, boots and
+# tests it.  `make help` lists the targets; the README says what each costs.
+
+PY      := python3
+SERIES  := $(PY) harness/series.py
+KBUILD  := $(PY) harness/kbuild.py
+RUNNER  := $(PY) harness/runner.py
+
+# BASE=1: the pristine base kernel instead of the patched one (same tests,
+# built from the patched tree, so new tests show how the base fails them).
+# DEBUG=1: the kernel with configs/debug.config on top; timeouts scaled.
+SRC     := $(if $(BASE),base,patched)
+KIND    := $(if $(DEBUG),debug,test)
+SCALE   ?= $(if $(DEBUG),4,1)
+T       ?=
+CMD     ?=
+RUNARGS := --src $(SRC) --kind $(KIND) --scale $(SCALE)
+
+.PHONY: help deps tree export base kernel selftests initramfs guest check \
+	check-full bench run lint bisect headers harness-selftest clean
+
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
+
+## deps          install missing Debian packages (as root), or print the apt-get line
+deps:
+	@sh harness/deps.sh
+
+## tree          build/linux: pristine base commit + `git am` of patches/ (FORCE=1 recreates)
+tree: deps
+	@$(SERIES) tree
+
+## export        regenerate patches/ from the commits in build/linux
+export:
+	@$(SERIES) export
+
+build/linux/.git:
+	@$(SERIES) tree
+
+base: deps
+	@$(SERIES) base
+
+kernel: deps $(if $(BASE),base,build/linux/.git)
+	@$(KBUILD) kernel $(SRC) $(KIND)
+
+selftests: deps build/linux/.git
+	@$(KBUILD) selftests patched
+
+initramfs: selftests
+	@$(KBUILD) initramfs
+
+guest: kernel initramfs
+
+## check         build, boot, run the test plan (T=pattern, BASE=1, DEBUG=1, ACCEL=tcg|kvm)
+check: guest
+	@$(SERIES) status
+	@$(RUNNER) check $(RUNARGS) --mode check --pattern '$(T)'
+
+## check-full    the plan plus every upstream KVM selftest it does not list
+check-full: guest
+	@$(RUNNER) check $(RUNARGS) --mode full --pattern '$(T)' --results $(SRC)-$(KIND)-full
+
+## bench         the plan's benchmarks (entries in group `bench`); never pass/fail
+bench: guest
+	@$(RUNNER) check $(RUNARGS) --mode bench --pattern '$(T)' --results $(SRC)-$(KIND)-bench
+
+## run           boot to a shell on the serial console; CMD='...' runs one command
+run: guest
+	@$(RUNNER) run $(RUNARGS) --cmd '$(CMD)'
+
+## lint          checkpatch --strict, W=1 build of touched dirs, kernel-doc
+lint: build/linux/.git
+	@sh harness/lint.sh
+
+## bisect        build the tree after every patch of the series (incremental)
+bisect: build/linux/.git
+	@sh harness/bisect.sh
+
+## headers       exported uapi headers for VMM authors, in build/headers/include
+headers: build/linux/.git
+	@$(MAKE) -s -C build/linux O=$(CURDIR)/build/out/headers \
+		headers_install INSTALL_HDR_PATH=$(CURDIR)/build/headers
+	@echo "uapi headers: build/headers/include"
+
+## harness-selftest  the harness checks itself: parser on saved logs, then a
+##               live run where a looping test and a hung guest must be caught
+harness-selftest: guest
+	@$(PY) harness/selftest.py
+
+## clean         remove build output (keeps build/linux, which holds your commits)
+clean:
+	rm -rf build/out build/results build/headers

@@ -1,0 +1,27 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Install the Debian packages the harness needs, or say how to.
+# The kernel source itself is pinned in BASE_VERSION and installed by
+# harness/series.py (apt-get install linux-source-6.12=VERSION).
+set -eu
+
+PACKAGES="build-essential flex bison bc libelf-dev libssl-dev cpio kmod dwarves
+ccache python3 xz-utils busybox-static qemu-system-x86 git rsync"
+
+missing=""
+for pkg in $PACKAGES; do
+	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' ||
+		missing="$missing $pkg"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing Debian packages; run as root:" >&2
+	echo "  apt-get update && apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q $missing

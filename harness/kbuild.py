@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Configure and build the kernel, the selftests and the initramfs.
+
+Each step is its own subcommand, in the manner of kunit_tool:
+
+  kbuild.py config    SRC KIND   tinyconfig + configs/<fragments>, olddefconfig, validate
+  kbuild.py kernel    SRC KIND   config, then bzImage (incremental, through ccache)
+  kbuild.py selftests SRC        uapi headers and the static KVM selftests of SRC
+  kbuild.py initramfs            busybox, guest helpers and the patched selftests
+
+SRC is `patched` (build/linux) or `base` (build/base); KIND is `test` or
+`debug`.  One initramfs serves every kernel: the base kernel runs the
+patched tree's selftests, so a new test shows how the base fails it.
+Everything is written under build/out/.
+"""
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parent.parent
+HARNESS = TOP / 'harness'
+OUT = TOP / 'build' / 'out'
+SOURCES = {'patched': TOP / 'build' / 'linux', 'base': TOP / 'build' / 'base'}
+FRAGMENTS = {'test': ['test.config'], 'debug': ['test.config', 'debug.config']}
+JOBS = str(os.cpu_count() or 2)
+CONFIG_RE = re.compile(r'^(CONFIG_\w+)=(.*)$|^# (CONFIG_\w+) is not set$')
+
+
+def log(msg):
+    print(f'kbuild: {msg}', flush=True)
+
+
+def die(msg):
+    print(f'kbuild: {msg}', file=sys.stderr)
+    sys.exit(1)
+
+
+def run(cmd, **kw):
+    res = subprocess.run(cmd, **kw)
+    if res.returncode:
+        die(f'failed ({res.returncode}): {" ".join(map(str, cmd))}')
+    return res
+
+
+def kernel_dir(src, kind):
+    return OUT / f'{src}-{kind}'
+
+
+def make_vars():
+    cc = 'ccache gcc' if shutil.which('ccache') else 'gcc'
+    return [f'CC={cc}', f'HOSTCC={cc}']
+
+
+def kmake(src, outdir, *targets, quiet=True):
+    cmd = ['make', '-C', str(SOURCES[src]), f'O={outdir}', f'-j{JOBS}', *make_vars(), *targets]
+    if quiet:
+        cmd.insert(1, '-s')
+    run(cmd)
+
+
+def read_config(path):
+    """Map each CONFIG_ name in a fragment or .config to its value ('n' if unset)."""
+    options = {}
+    for line in Path(path).read_text().splitlines():
+        m = CONFIG_RE.match(line.strip())
+        if m:
+            options[m.group(1) or m.group(3)] = m.group(2) if m.group(1) else 'n'
+    return options
+
+
+def missing_options(fragments, dotconfig):
+    """Options a fragment asks for that olddefconfig did not keep: (name, want, got)."""
+    have = read_config(dotconfig)
+    lost = []
+    for frag in fragments:
+        for name, want in read_config(frag).items():
+            got = have.get(name, 'n')
+            if got != want:
+                lost.append((name, want, got))
+    return lost
+
+
+def fragment_paths(kind):
+    return [TOP / 'configs' / f for f in FRAGMENTS[kind]]
+
+
+def config_stamp(src, kind):
+    h = hashlib.sha256()
+    for frag in fragment_paths(kind):
+        h.update(frag.read_bytes())
+    h.update((TOP / 'BASE_VERSION').read_bytes())
+    return h.hexdigest()
+
+
+def cmd_config(src, kind):
+    outdir = kernel_dir(src, kind)
+    stamp = outdir / '.harness-config'
+    want = config_stamp(src, kind)
+    if stamp.exists() and stamp.read_text() == want and (outdir / '.config').exists():
+        return
+    log(f'configuring {outdir.relative_to(TOP)}: tinyconfig + {" ".join(FRAGMENTS[kind])}')
+    outdir.mkdir(parents=True, exist_ok=True)
+    kmake(src, outdir, 'tinyconfig')
+    run([str(SOURCES[src] / 'scripts/kconfig/merge_config.sh'), '-m', '-O', str(outdir),
+         str(outdir / '.config'), *map(str, fragment_paths(kind))],
+        stdout=subprocess.DEVNULL)
+    kmake(src, outdir, 'olddefconfig')
+    lost = missing_options(fragment_paths(kind), outdir / '.config')
+    if lost:
+        for name, want, got in lost:
+            print(f'kbuild: {name}={want} requested, .config has {name}={got}', file=sys.stderr)
+        die(f'{len(lost)} requested options did not survive olddefconfig '
+            '(missing dependency or misspelt name)')
+    stamp.write_text(want)
+
+
+def cmd_kernel(src, kind):
+    cmd_config(src, kind)
+    outdir = kernel_dir(src, kind)
+    log(f'building {outdir.relative_to(TOP)}/arch/x86/boot/bzImage')
+    kmake(src, outdir, 'bzImage')
+
+
+def selftests_dir(src):
+    return OUT / f'{src}-selftests'
+
+
+def cmd_selftests(src):
+    out = selftests_dir(src)
+    hdr = out / 'headers'
+    log(f'building the static KVM selftests of {src} into {out.relative_to(TOP)}')
+    run(['make', '-s', '-C', str(SOURCES[src]), f'O={hdr}', 'headers'])
+    selftests = SOURCES[src] / 'tools/testing/selftests'
+    for target in ('kvm',):
+        run(['make', '-s', '-C', str(selftests / target), f'-j{JOBS}', *make_vars(),
+             f'OUTPUT={out / target}', f'KHDR_INCLUDES=-isystem {hdr}/usr/include',
+             'LDFLAGS=-static -pthread -no-pie', 'all'])
+
+
+def guest_helpers(out):
+    """Compile the guest-side C helpers (harness/guest/*.c), statically."""
+    out.mkdir(parents=True, exist_ok=True)
+    for c in sorted((HARNESS / 'guest').glob('*.c')):
+        binary = out / c.stem
+        if not binary.exists() or binary.stat().st_mtime < c.stat().st_mtime:
+            run(['gcc', '-static', '-O2', '-Wall', '-Werror', '-o', str(binary), str(c)])
+    return out
+
+
+def test_binaries(src):
+    """The executables a selftest build produced: {relative path: file}."""
+    found = {}
+    for target in ('kvm',):
+        root = selftests_dir(src) / target
+        for p in sorted(root.rglob('*')):
+            if p.is_file() and os.access(p, os.X_OK) and p.suffix not in ('.o', '.d', '.sh'):
+                found[f'{target}/{p.relative_to(root)}'] = p
+    return found
+
+
+def cmd_initramfs(src='patched'):
+    stage = OUT / 'initramfs'
+    cpio = OUT / 'initramfs.cpio'
+    busybox = shutil.which('busybox') or '/bin/busybox'
+    if not Path(busybox).exists():
+        die('busybox not found (apt-get install busybox-static)')
+    if stage.exists():
+        shutil.rmtree(stage)
+    for d in ('bin', 'dev', 'proc', 'sys', 'tmp', 'run', 'harness', 'selftests'):
+        (stage / d).mkdir(parents=True)
+    shutil.copy2(busybox, stage / 'bin/busybox')
+    shutil.copy2(HARNESS / 'guest/init', stage / 'init')
+    helpers = guest_helpers(OUT / 'guest-helpers')
+    for h in helpers.iterdir():
+        shutil.copy2(h, stage / 'harness' / h.name)
+    for rel, path in test_binaries(src).items():
+        dest = stage / 'selftests' / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        # Stripped: the initramfs is unpacked by an emulated CPU on every boot.
+        run(['strip', '-o', str(dest), str(path)])
+    listing = subprocess.run('find . -print0 | LC_ALL=C sort -z', shell=True, cwd=stage,
+                             capture_output=True, check=True).stdout
+    with open(cpio, 'wb') as f:
+        run(['cpio', '--null', '-o', '-H', 'newc', '--owner=0:0', '--quiet'],
+            cwd=stage, input=listing, stdout=f)
+    log(f'{cpio.relative_to(TOP)}: {cpio.stat().st_size >> 20} MiB, '
+        f'{len(test_binaries(src))} test binaries')
+
+
+def main():
+    args = sys.argv[1:]
+    cmds = {'config': (cmd_config, 2), 'kernel': (cmd_kernel, 2),
+            'selftests': (cmd_selftests, 1), 'initramfs': (cmd_initramfs, 0)}
+    if not args or args[0] not in cmds or len(args) != cmds[args[0]][1] + 1:
+        die('usage: kbuild.py config|kernel SRC KIND, kbuild.py selftests SRC, '
+            'kbuild.py initramfs')
+    fn, _ = cmds[args[0]]
+    if (len(args) > 1 and args[1] not in SOURCES) or (len(args) > 2 and args[2] not in FRAGMENTS):
+        die(f'SRC is one of {list(SOURCES)}, KIND one of {list(FRAGMENTS)}')
+    fn(*args[1:])
+
+
+if __name__ == '__main__':
+    main()

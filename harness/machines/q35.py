@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The test machine: QEMU q35, 2 vCPUs, 4 GiB, an emulated Intel IOMMU and
+two PCI devices for the VFIO tests, both bound to vfio-pci at boot.
+
+This file is data: harness/qemu.py turns it into a command line.
+"""
+from qemu import Machine
+
+MACHINE = Machine(
+    name='q35',
+    binary='qemu-system-x86_64',
+    machine='q35',
+    smp=2,
+    memory='4G',
+    # TCG runs anywhere (it is all this project's CI machines have): EPYC with
+    # SVM and NPT lets the guest's kvm_amd load with nested paging.  On a host
+    # with usable hardware virtualization, KVM with the host CPU model is used
+    # instead (and on Intel it exercises the VMX paths).  The IOMMU's
+    # interrupt remapping needs the split irqchip under KVM.
+    accel={
+        'tcg': ['-accel', 'tcg,thread=multi', '-cpu', 'EPYC,+svm,+npt'],
+        'kvm': ['-accel', 'kvm', '-cpu', 'host', '-machine', 'kernel-irqchip=split'],
+    },
+    objects=[
+        'memory-backend-ram,id=ivshmem-mem,size=1M,share=on',
+    ],
+    # intel-iommu must come before the devices it translates.  QEMU 7.2
+    # defaults to 39 address bits; 48 matches what Linux expects of VT-d.
+    devices=[
+        'intel-iommu,aw-bits=48,intremap=on',
+        # The edu DMA engine (PCI 1234:11e8) goes through the IOMMU; without
+        # the full mask QEMU limits its DMA addresses to 28 bits.
+        'edu,dma_mask=0xffffffffffffffff',
+        # ivshmem-plain (PCI 1af4:1110): BAR2 is plain RAM, a mappable BAR.
+        'ivshmem-plain,memdev=ivshmem-mem',
+    ],
+    cmdline=[
+        'console=ttyS0',
+        # A panic or a reboot ends QEMU (-no-reboot) instead of hanging it.
+        'panic=-1', 'oops=panic',
+        'intel_iommu=on',
+        'vfio-pci.ids=1234:11e8,1af4:1110',
+        'rdinit=/init',
+    ],
+)

@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Read the declarative test plan (harness/plan.cfg) and pick what to run.
+
+One INI section per test, in the spirit of kvm-unit-tests' unittests.cfg:
+
+  [name]
+  cmd     = shell command run in the guest (default: the section name)
+  timeout = seconds before the guest kills the test (default 60)
+  groups  = words; `full` entries run only in check-full, `bench` entries
+            only in `make bench`
+  boot    = extra kernel command line; tests that need one get their own boot
+  expect  = pass (default) | skip | xfail
+  reason  = why, required for skip and xfail: printed with the result
+"""
+
+import configparser
+import dataclasses
+import fnmatch
+
+EXPECTATIONS = ('pass', 'skip', 'xfail')
+DEFAULT_TIMEOUT = 60
+
+
+@dataclasses.dataclass
+class Test:
+    name: str
+    cmd: str
+    timeout: int = DEFAULT_TIMEOUT
+    groups: tuple = ()
+    boot: str = ''
+    expect: str = 'pass'
+    reason: str = ''
+
+
+class PlanError(Exception):
+    pass
+
+
+def _entry(name, section):
+    unknown = set(section) - {'cmd', 'timeout', 'groups', 'boot', 'expect', 'reason'}
+    if unknown:
+        raise PlanError(f'[{name}]: unknown keys {sorted(unknown)}')
+    test = Test(name=name, cmd=section.get('cmd', name),
+                timeout=int(section.get('timeout', DEFAULT_TIMEOUT)),
+                groups=tuple(section.get('groups', '').split()),
+                boot=section.get('boot', '').strip(),
+                expect=section.get('expect', 'pass').strip(),
+                reason=' '.join(section.get('reason', '').split()))
+    if test.expect not in EXPECTATIONS:
+        raise PlanError(f'[{name}]: expect must be one of {EXPECTATIONS}')
+    if test.expect != 'pass' and not test.reason:
+        raise PlanError(f'[{name}]: expect = {test.expect} needs a reason')
+    if test.timeout <= 0:
+        raise PlanError(f'[{name}]: timeout must be positive')
+    return test
+
+
+def load(path):
+    parser = configparser.ConfigParser(interpolation=None, default_section='__none__')
+    parser.optionxform = str
+    with open(path, encoding='utf-8') as f:
+        parser.read_file(f)
+    return [_entry(name, parser[name]) for name in parser.sections()]
+
+
+def select(tests, mode, pattern=''):
+    """The entries a mode runs: check, full (check-full) or bench."""
+    def wanted(t):
+        if 'bench' in t.groups:
+            return mode == 'bench'
+        if mode == 'bench':
+            return False
+        return mode == 'full' or 'full' not in t.groups
+    chosen = [t for t in tests if wanted(t)]
+    if pattern:
+        glob = pattern if any(c in pattern for c in '*?[') else f'*{pattern}*'
+        chosen = [t for t in chosen if fnmatch.fnmatch(t.name, glob)]
+    return chosen
+
+
+def add_unlisted(tests, binaries, timeout):
+    """check-full: every selftest binary the plan does not name, as a pass entry."""
+    listed = {t.cmd.split()[0] for t in tests} | {t.name for t in tests}
+    extra = [Test(name=b, cmd=b, timeout=timeout, groups=('auto',))
+             for b in sorted(binaries) if b not in listed]
+    return tests + extra

@@ -1,0 +1,457 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Boot the kernel in QEMU and run the test plan, or one command, or a shell.
+
+  runner.py check [options]       run the plan; per-test lines, KTAP, logs
+  runner.py parse RESULTS_DIR     parse a finished run's saved consoles again
+  runner.py run [--cmd CMD]       interactive shell, or one command whose
+                                  exit status becomes ours
+
+Exit status of check and parse: 0 when no test failed (skips and known
+failures allowed), 1 when one did, 2 when the harness itself could not run.
+"""
+
+import argparse
+import functools
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import console as con  # noqa: E402
+import kbuild  # noqa: E402
+import plan as planlib  # noqa: E402
+import qemu  # noqa: E402
+
+TOP = Path(__file__).resolve().parent.parent
+OUT = TOP / 'build' / 'out'
+RESULTS = TOP / 'build' / 'results'
+BOOT_TIMEOUT = 120      # QEMU start to guest init, seconds
+BETWEEN_TIMEOUT = 60    # one test's END to the next BEGIN
+HOST_GRACE = 30         # beyond a test's own timeout before the host steps in
+FAILING = ('FAIL', 'TIMEOUT', 'HUNG', 'CRASH', 'XPASS')
+KSFT_SKIP = 4
+SKIP_LINE = re.compile(r'(?:#\s*SKIP|\bSKIP\b:?|Requirement not met|[Ss]kipping)\s*(.*)')
+
+
+class HarnessError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------
+# Verdicts: from what the console said to a result line.
+
+def skip_reason(outcome):
+    for line in reversed(outcome.log):
+        m = SKIP_LINE.search(line)
+        if m and not con.KERNEL_LINE.search(line):
+            return line.strip()
+    return 'exit status 4 (KSFT_SKIP), no reason printed'
+
+
+def raw_status(test, outcome):
+    """(status, detail) from the outcome alone, before the plan's expectation."""
+    if outcome is None:
+        return 'FAIL', 'not run: the guest did not boot or died before this test'
+    if outcome.host == 'HUNG':
+        return 'HUNG', 'the guest stopped responding; the host watchdog killed QEMU'
+    if outcome.host == 'QEMU-EXIT':
+        return 'CRASH', 'QEMU ended during the test (kernel panic or device abort)'
+    if outcome.timeout:
+        return 'TIMEOUT', f'killed after its {test.timeout} s timeout'
+    if outcome.signal:
+        return 'FAIL', f'killed by signal {outcome.signal}'
+    if outcome.rc == KSFT_SKIP:
+        return 'SKIP', skip_reason(outcome)
+    if outcome.rc:
+        return 'FAIL', f'exit status {outcome.rc}'
+    return 'PASS', ''
+
+
+def verdict(test, outcome):
+    if test.expect == 'skip':
+        return 'SKIP', test.reason
+    status, detail = raw_status(test, outcome)
+    if outcome and outcome.splats and status in ('PASS', 'SKIP'):
+        status, detail = 'FAIL', f'kernel splat: {outcome.splats[0].strip()}'
+    if test.expect == 'xfail':
+        if status == 'PASS':
+            return 'XPASS', f'known failure passed; update the plan ({test.reason})'
+        if status in FAILING:
+            return 'XFAIL', f'{test.reason} [{status}: {detail}]'
+    return status, detail
+
+
+# ---------------------------------------------------------------------------
+# Results: per-test lines as they come, logs, KTAP, JSON, closing line.
+
+class Results:
+    def __init__(self, outdir, tests, quiet=False):
+        self.outdir = outdir
+        self.tests = tests
+        self.by_name = {t.name: t for t in tests}
+        self.records = {}
+        self.quiet = quiet
+        (outdir / 'logs').mkdir(parents=True, exist_ok=True)
+
+    def record(self, outcome):
+        test = self.by_name.get(outcome.name) if outcome else None
+        if test is None or test.name in self.records:
+            return
+        self._finish(test, outcome)
+
+    def _finish(self, test, outcome):
+        status, detail = verdict(test, outcome)
+        seconds = outcome.seconds if outcome else 0.0
+        self.records[test.name] = {'name': test.name, 'status': status,
+                                   'seconds': seconds, 'detail': detail}
+        self._write_log(test, outcome, status, detail)
+        if not self.quiet:
+            suffix = f'  {detail}' if detail else ''
+            print(f'{status:<7} {test.name} ({seconds:.1f} s){suffix}', flush=True)
+
+    def _write_log(self, test, outcome, status, detail):
+        lines = [f'# test: {test.name}', f'# cmd: {test.cmd}', f'# status: {status}']
+        if detail:
+            lines.append(f'# detail: {detail}')
+        if outcome:
+            lines += [f'# kernel splat: {s}' for s in outcome.splats]
+            lines += outcome.log
+        (self.outdir / 'logs' / f'{test.name}.log').write_text('\n'.join(lines) + '\n')
+
+    def finish_unrun(self):
+        for test in self.tests:
+            if test.name not in self.records:
+                self._finish(test, None)
+
+    def kernel_outside_tests(self, outside, boot_no):
+        """A splat while no test ran fails the run on its own line."""
+        if outside.splats:
+            name = f'kernel-outside-tests-boot{boot_no}'
+            test = planlib.Test(name=name, cmd='(boot and between tests)')
+            self.tests.append(test)
+            self.by_name[name] = test
+            self._finish(test, outside)
+
+    def summary(self):
+        ordered = [self.records[t.name] for t in self.tests if t.name in self.records]
+        counts = {s: sum(r['status'] == s for r in ordered)
+                  for s in ('PASS', 'FAIL', 'TIMEOUT', 'HUNG', 'CRASH', 'XPASS',
+                            'XFAIL', 'SKIP')}
+        failed = sum(counts[s] for s in FAILING)
+        self._write_ktap(ordered)
+        (self.outdir / 'results.json').write_text(json.dumps(ordered, indent=1) + '\n')
+        print(f'Totals: pass:{counts["PASS"]} fail:{counts["FAIL"]} '
+              f'timeout:{counts["TIMEOUT"]} hung:{counts["HUNG"]} crash:{counts["CRASH"]} '
+              f'xfail:{counts["XFAIL"]} xpass:{counts["XPASS"]} skip:{counts["SKIP"]}')
+        print(f'Logs: {self.outdir.relative_to(TOP)}/logs/, '
+              f'KTAP: {self.outdir.relative_to(TOP)}/results.ktap')
+        # Known failures count as skipped: they are neither proven to work
+        # nor a regression.
+        print(f'{counts["PASS"]} passed, {failed} failed, '
+              f'{counts["SKIP"] + counts["XFAIL"]} skipped')
+        return 1 if failed else 0
+
+    def _write_ktap(self, ordered):
+        out = ['KTAP version 1', f'1..{len(ordered)}']
+        for i, r in enumerate(ordered, 1):
+            if r['detail']:
+                out.append(f'# {r["name"]}: {r["status"]}: {r["detail"]}')
+            ok = 'not ok' if r['status'] in FAILING else 'ok'
+            directive = {'SKIP': f' # SKIP {r["detail"]}',
+                         'XFAIL': f' # XFAIL {r["detail"]}'}.get(r['status'], '')
+            out.append(f'{ok} {i} {r["name"]}{directive}')
+        (self.outdir / 'results.ktap').write_text('\n'.join(out) + '\n')
+
+
+# ---------------------------------------------------------------------------
+# Boots: one QEMU per group of tests that share a command line.
+
+def write_job(files):
+    """A cpio holding harness/<name> for each file, appended to the initramfs."""
+    tmp = Path(tempfile.mkdtemp(prefix='harness-job-'))
+    (tmp / 'harness').mkdir()
+    for name, text in files.items():
+        (tmp / 'harness' / name).write_text(text)
+    listing = ''.join(f'harness/{n}\n' for n in files)
+    job = tmp / 'job.cpio'
+    with open(job, 'wb') as f:
+        subprocess.run(['cpio', '-o', '-H', 'newc', '--owner=0:0', '--quiet'],
+                       cwd=tmp, input=listing.encode(), stdout=f, check=True)
+    return tmp, job
+
+
+def boot_initrd(base_cpio, job_files, dest):
+    tmp, job = write_job(job_files)
+    with open(dest, 'wb') as out:
+        for part in (base_cpio, job):
+            with open(part, 'rb') as f:
+                shutil.copyfileobj(f, out, 1 << 20)
+    shutil.rmtree(tmp)
+
+
+class Guest:
+    """A booted kernel: the kernel image, its initramfs and the QEMU machine."""
+
+    def __init__(self, src, kind, accel, machine='q35'):
+        self.kernel = OUT / f'{src}-{kind}' / 'arch/x86/boot/bzImage'
+        self.initramfs = OUT / 'initramfs.cpio'
+        for path in (self.kernel, self.initramfs):
+            if not path.exists():
+                raise HarnessError(f'{path} missing: build it first (make kernel)')
+        self.machine = qemu.load_machine(machine)
+        self.accel = qemu.pick_accel(accel)
+        if not shutil.which(self.machine.binary):
+            raise HarnessError(f'{self.machine.binary} not found '
+                               '(apt-get install qemu-system-x86)')
+
+    def command(self, initrd, cmdline='', interactive=False):
+        return qemu.command(self.machine, self.accel, self.kernel, initrd,
+                            cmdline.split(), interactive)
+
+
+class Watchdog:
+    """How long the guest may stay silent: until init is up, while a test
+    runs (its own timeout plus a grace), and between tests.  Timeouts are
+    scaled by --scale for slow debug kernels."""
+
+    def __init__(self, tests, scale, gap=BETWEEN_TIMEOUT):
+        self.boot = BOOT_TIMEOUT * scale
+        self.gap = gap * scale
+        self.seconds = {t.name: max(1, int(t.timeout * scale)) for t in tests}
+
+    def test_timeout(self, name):
+        return self.seconds[name]
+
+    def budget(self, running):
+        return self.seconds[running.name] + HOST_GRACE if running else self.gap
+
+
+def watch(proc, console, watchdog, raw, echo=False):
+    """Read the console until QEMU ends, yielding each finished Outcome; kill
+    QEMU when the guest stays silent past the watchdog's budget."""
+    fd = proc.stdout.fileno()
+    started = time.monotonic()
+    deadline = started + watchdog.boot
+    pending = b''
+    state = None
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            proc.kill()
+            proc.wait()
+            yield from feed(console, raw, f'@@HOST HUNG {int(time.monotonic() - started)}')
+            return
+        ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+        if not ready:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        pending += chunk
+        *lines, pending = pending.split(b'\n')
+        for data in lines:
+            line = data.decode('utf-8', 'replace')
+            yield from feed(console, raw, line)
+            if echo and console.booted and not line.startswith('@@H'):
+                print(line, flush=True)
+            # Re-arm on every marker: init up, a test begins, a test ends.
+            now_state = (console.booted, console.current, len(console.outcomes))
+            if console.booted and now_state != state:
+                state = now_state
+                deadline = time.monotonic() + watchdog.budget(console.current)
+    proc.wait()
+    if not console.done and console.exit_status is None:
+        yield from feed(console, raw, f'@@HOST QEMU-EXIT {proc.returncode}')
+
+
+def feed(console, raw, line):
+    raw.write(line + '\n')
+    outcome = console.feed(line)
+    if outcome:
+        yield outcome
+
+
+def boot_groups(tests):
+    groups = {}
+    for t in tests:
+        groups.setdefault(t.boot, []).append(t)
+    return groups
+
+
+@functools.lru_cache(maxsize=None)
+def guest_binaries():
+    """Selftest name -> path under /selftests in the initramfs."""
+    return {Path(rel).name: rel for rel in kbuild.test_binaries('patched')}
+
+
+def guest_path(cmd):
+    """Run selftests by absolute path: the KVM selftest library reads its own
+    ELF file through argv[0] (lib/elf.c), relative to the working directory."""
+    word, _, rest = cmd.partition(' ')
+    found = guest_binaries()
+    if word in found:
+        return f'/selftests/{found[word]}' + (f' {rest}' if rest else '')
+    return cmd
+
+
+def run_boot(guest, tests, watchdog, results, outdir, boot_no):
+    """One boot over `tests`; returns the names it finished."""
+    job = {'job': 'MODE=check\n',
+           'tests': ''.join(f'{t.name}\t{watchdog.test_timeout(t.name)}\t{guest_path(t.cmd)}\n'
+                            for t in tests)}
+    initrd = outdir / 'boot.cpio'
+    boot_initrd(guest.initramfs, job, initrd)
+    cmdline = tests[0].boot
+    print(f'# boot {boot_no}: {len(tests)} tests'
+          f'{", cmdline: " + cmdline if cmdline else ""} ({guest.accel})', flush=True)
+    console = con.Console()
+    finished = []
+    with open(outdir / f'console-{boot_no}.log', 'w') as raw:
+        raw.write(f'@@HOST BOOT {cmdline}\n')
+        proc = qemu.spawn(guest.command(initrd, cmdline))
+        for outcome in watch(proc, console, watchdog, raw):
+            results.record(outcome)
+            finished.append(outcome.name)
+    initrd.unlink()
+    results.kernel_outside_tests(console.outside, boot_no)
+    return finished, console.booted
+
+
+def run_plan(guest, tests, watchdog, results, outdir):
+    boot_no = 0
+    for group in boot_groups([t for t in tests if t.expect != 'skip']).values():
+        pending = list(group)
+        while pending:
+            boot_no += 1
+            finished, booted = run_boot(guest, pending, watchdog, results, outdir, boot_no)
+            if not booted or not finished:
+                break   # the guest cannot get through even one test: stop
+            pending = [t for t in pending if t.name not in finished]
+
+
+def results_dir(src, kind, name):
+    outdir = RESULTS / (name or f'{src}-{kind}')
+    if outdir.exists():
+        shutil.rmtree(outdir)
+    outdir.mkdir(parents=True)
+    return outdir
+
+
+def save_plan(outdir, tests, scale):
+    (outdir / 'plan.json').write_text(json.dumps(
+        {'scale': scale, 'tests': [t.__dict__ for t in tests]}, indent=1) + '\n')
+
+
+def cmd_check(args):
+    tests = planlib.load(args.plan)
+    tests = planlib.select(tests, args.mode, args.pattern)
+    if args.mode == 'full':
+        binaries = list(guest_binaries())
+        tests = planlib.add_unlisted(tests, binaries, args.auto_timeout)
+    if not tests:
+        print(f'no test in {args.plan} matches mode={args.mode} T={args.pattern!r}')
+        print('0 passed, 0 failed, 0 skipped')
+        return 0
+    guest = Guest(args.src, args.kind, args.accel)
+    outdir = results_dir(args.src, args.kind, args.results)
+    save_plan(outdir, tests, args.scale)
+    print(f'# {len(tests)} tests on {args.src}-{args.kind} kernel, '
+          f'results in {outdir.relative_to(TOP)}', flush=True)
+    results = Results(outdir, tests)
+    for t in tests:
+        if t.expect == 'skip':
+            results.record(con.Outcome(t.name))
+    run_plan(guest, tests, Watchdog(tests, args.scale), results, outdir)
+    results.finish_unrun()
+    return results.summary()
+
+
+def cmd_parse(args):
+    outdir = Path(args.dir)
+    saved = json.loads((outdir / 'plan.json').read_text())
+    tests = [planlib.Test(**{**t, 'groups': tuple(t['groups'])}) for t in saved['tests']]
+    results = Results(outdir, tests)
+    for t in tests:
+        if t.expect == 'skip':
+            results.record(con.Outcome(t.name))
+    logs = sorted(outdir.glob('console-*.log'), key=lambda p: int(p.stem.split('-')[1]))
+    for log in logs:
+        console = con.Console()
+        for line in log.read_text(errors='replace').splitlines():
+            outcome = console.feed(line)
+            if outcome:
+                results.record(outcome)
+        results.kernel_outside_tests(console.outside, int(log.stem.split('-')[1]))
+    results.finish_unrun()
+    return results.summary()
+
+
+def cmd_run(args):
+    guest = Guest(args.src, args.kind, args.accel)
+    outdir = RESULTS / 'run'
+    outdir.mkdir(parents=True, exist_ok=True)
+    initrd = outdir / 'boot.cpio'
+    if not args.cmd:
+        boot_initrd(guest.initramfs, {'job': 'MODE=shell\n'}, initrd)
+        print('# QEMU console: Ctrl-A X quits, Ctrl-A C switches to the monitor', flush=True)
+        return subprocess.call(guest.command(initrd, interactive=True))
+    boot_initrd(guest.initramfs, {'job': 'MODE=exec\n', 'cmd': args.cmd + '\n'}, initrd)
+    console = con.Console()
+    # No test runs in exec mode: the gap budget bounds the whole command.
+    watchdog = Watchdog([], args.scale, gap=args.cmd_timeout)
+    with open(outdir / 'console.log', 'w') as raw:
+        proc = qemu.spawn(guest.command(initrd))
+        for _ in watch(proc, console, watchdog, raw, echo=True):
+            pass
+    if console.exit_status is None:
+        tail = (outdir / 'console.log').read_text(errors='replace').splitlines()[-15:]
+        print('\n'.join(tail), file=sys.stderr)
+        print(f'runner: the guest ended without an exit status '
+              f'({console.host or "no @@H EXIT"}); console: {outdir / "console.log"}',
+              file=sys.stderr)
+        return 2
+    return console.exit_status
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest='command', required=True)
+    for name in ('check', 'run'):
+        p = sub.add_parser(name)
+        p.add_argument('--src', default='patched', choices=('patched', 'base'))
+        p.add_argument('--kind', default='test', choices=('test', 'debug'))
+        p.add_argument('--accel', default=os.environ.get('ACCEL') or None,
+                       choices=('tcg', 'kvm', None))
+        p.add_argument('--scale', type=float, default=1.0,
+                       help='multiply every timeout (debug kernels are slower)')
+    check = sub.choices['check']
+    check.add_argument('--plan', default=str(TOP / 'harness/plan.cfg'))
+    check.add_argument('--mode', default='check', choices=('check', 'full', 'bench'))
+    check.add_argument('--pattern', default='')
+    check.add_argument('--results', default='', help='results directory name')
+    check.add_argument('--auto-timeout', type=int, default=120,
+                       help='timeout of the selftests check-full adds unlisted')
+    run = sub.choices['run']
+    run.add_argument('--cmd', default='')
+    run.add_argument('--cmd-timeout', type=int, default=3600)
+    parse = sub.add_parser('parse')
+    parse.add_argument('dir')
+    args = ap.parse_args()
+    try:
+        return {'check': cmd_check, 'parse': cmd_parse, 'run': cmd_run}[args.command](args)
+    except (HarnessError, planlib.PlanError, OSError) as e:
+        print(f'runner: {e}', file=sys.stderr)
+        return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())

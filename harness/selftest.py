@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""make harness-selftest: the harness checks itself.
+
+First the console parser and the verdicts on canned console text (no boot),
+then a live run of harness/selftest.cfg in QEMU: a test that loops forever,
+one that hangs the whole guest and one that panics it must each be reported
+as failed, with their own status, and the tests after them must still run.
+"""
+
+import json
+import subprocess
+import sys
+import unittest
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import console as con  # noqa: E402
+import plan as planlib  # noqa: E402
+import runner  # noqa: E402
+
+TOP = HERE.parent
+
+
+class ConsoleTest(unittest.TestCase):
+    def parse(self, text):
+        return con.parse_lines(text.splitlines())
+
+    def test_end_fields(self):
+        c = self.parse('@@H BOOTED 6.12\n@@H BEGIN a\nout\n@@H END a rc=3 signal=0 timeout=0 ms=1500\n')
+        (a,) = c.outcomes
+        self.assertEqual((a.name, a.rc, a.seconds, a.ended), ('a', 3, 1.5, True))
+        self.assertEqual(a.log, ['out'])
+
+    def test_splat_only_on_kernel_lines(self):
+        c = self.parse('@@H BEGIN a\nWARNING: printed by the test\n'
+                       '[   12.345678] WARNING: CPU: 1 PID: 9 at arch/x86/kvm/mmu/mmu.c:1\n'
+                       '@@H END a rc=0 signal=0 timeout=0 ms=1\n')
+        self.assertEqual(len(c.outcomes[0].splats), 1)
+
+    def test_splat_fails_a_passing_test(self):
+        t = planlib.Test('a', 'a')
+        o = con.Outcome('a', ended=True, splats=['[    1.000000] BUG: KASAN: use-after-free'])
+        self.assertEqual(runner.verdict(t, o)[0], 'FAIL')
+
+    def test_splat_outside_tests(self):
+        c = self.parse('[    0.500000] Oops: 0000 [#1] SMP\n@@H BOOTED x\n')
+        self.assertTrue(c.outside.splats)
+
+    def test_host_marks_end_the_running_test(self):
+        for mark, status in (('@@HOST HUNG 40', 'HUNG'), ('@@HOST QEMU-EXIT 0', 'CRASH')):
+            c = self.parse(f'@@H BEGIN a\n{mark}\n')
+            self.assertEqual(runner.verdict(planlib.Test('a', 'a'), c.outcomes[0])[0], status)
+
+    def test_expectations(self):
+        xfail = planlib.Test('a', 'a', expect='xfail', reason='r')
+        self.assertEqual(runner.verdict(xfail, con.Outcome('a', rc=1))[0], 'XFAIL')
+        self.assertEqual(runner.verdict(xfail, con.Outcome('a', rc=0))[0], 'XPASS')
+        self.assertEqual(runner.verdict(planlib.Test('a', 'a'), con.Outcome('a', rc=4))[0],
+                         'SKIP')
+
+    def test_plan_rejects_xfail_without_reason(self):
+        with self.assertRaises(planlib.PlanError):
+            planlib._entry('a', {'expect': 'xfail'})
+
+
+EXPECTED = {
+    'passes': 'PASS', 'fails': 'FAIL', 'skips_with_reason': 'SKIP',
+    'loops_forever': 'TIMEOUT', 'after_loop': 'PASS',
+    'hangs_guest': 'HUNG', 'after_hang': 'PASS',
+    'crashes_guest': 'CRASH', 'after_crash': 'PASS',
+    'known_failure_fails': 'XFAIL', 'known_failure_passes': 'XPASS',
+    'declared_skip': 'SKIP',
+}
+
+
+def live_run():
+    res = subprocess.run([sys.executable, str(HERE / 'runner.py'), 'check',
+                          '--plan', str(HERE / 'selftest.cfg'), '--results', 'harness-selftest'])
+    outdir = TOP / 'build/results/harness-selftest'
+    got = {r['name']: r for r in json.loads((outdir / 'results.json').read_text())}
+    bad = [f'{name}: expected {want}, got {got.get(name, {}).get("status", "nothing")}'
+           for name, want in EXPECTED.items() if got.get(name, {}).get('status') != want]
+    if 'needs a feature' not in got.get('skips_with_reason', {}).get('detail', ''):
+        bad.append('skips_with_reason: the skip reason was not reported')
+    if res.returncode != 1:
+        bad.append(f'runner exit status {res.returncode}, expected 1 (tests failed)')
+    # Re-parsing the saved consoles must give the same verdicts.
+    reparsed = subprocess.run([sys.executable, str(HERE / 'runner.py'), 'parse', str(outdir)],
+                              capture_output=True, text=True)
+    again = {r['name']: r['status'] for r in json.loads((outdir / 'results.json').read_text())}
+    if again != {n: r['status'] for n, r in got.items()} or reparsed.returncode != 1:
+        bad.append('runner.py parse of the saved consoles disagrees with the live run')
+    return bad
+
+
+def main():
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(ConsoleTest)
+    if not unittest.TextTestRunner(verbosity=1).run(suite).wasSuccessful():
+        return 1
+    bad = live_run()
+    for line in bad:
+        print(f'harness-selftest: {line}')
+    print(f'harness-selftest: {"FAILED" if bad else "ok"}: '
+          f'{len(EXPECTED) - len(bad)} of {len(EXPECTED)} verdicts as expected')
+    return 1 if bad else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
