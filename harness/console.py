@@ -9,7 +9,7 @@ marker lines; everything else on the console is test output or kernel log:
   @@H END <name> rc=N signal=N timeout=0|1 ms=N
   @@H DONE                           the list of tests is finished
   @@H EXIT <status>                  `make run CMD=...` finished
-  @@HOST HUNG <seconds>              host watchdog killed a silent guest
+  @@HOST HUNG <seconds>              host watchdog killed a guest silent that long
   @@HOST QEMU-EXIT <rc>              QEMU ended before DONE (panic, abort)
 
 The runner saves the raw console of every boot (console-N.log), so a run can
@@ -103,6 +103,8 @@ class Console:
             return None
         dead = self.current
         dead.host = how
+        if how == 'HUNG':
+            dead.seconds = float(line.split()[2])
         dead.log.append(line)
         self.outcomes.append(dead)
         self.current = None

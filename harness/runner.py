@@ -238,8 +238,8 @@ def watch(proc, console, watchdog, raw, echo=False):
     """Read the console until QEMU ends, yielding each finished Outcome; kill
     QEMU when the guest stays silent past the watchdog's budget."""
     fd = proc.stdout.fileno()
-    started = time.monotonic()
-    deadline = started + watchdog.boot
+    armed = time.monotonic()
+    deadline = armed + watchdog.boot
     pending = b''
     state = None
     while True:
@@ -247,7 +247,7 @@ def watch(proc, console, watchdog, raw, echo=False):
         if left <= 0:
             proc.kill()
             proc.wait()
-            yield from feed(console, raw, f'@@HOST HUNG {int(time.monotonic() - started)}')
+            yield from feed(console, raw, f'@@HOST HUNG {time.monotonic() - armed:.1f}')
             return
         ready, _, _ = select.select([fd], [], [], min(left, 1.0))
         if not ready:
@@ -266,7 +266,8 @@ def watch(proc, console, watchdog, raw, echo=False):
             now_state = (console.booted, console.current, len(console.outcomes))
             if console.booted and now_state != state:
                 state = now_state
-                deadline = time.monotonic() + watchdog.budget(console.current)
+                armed = time.monotonic()
+                deadline = armed + watchdog.budget(console.current)
     proc.wait()
     if not console.done and console.exit_status is None:
         yield from feed(console, raw, f'@@HOST QEMU-EXIT {proc.returncode}')
@@ -293,13 +294,10 @@ def guest_binaries():
 
 
 def guest_path(cmd):
-    """Run selftests by absolute path: the KVM selftest library reads its own
+    """Name selftests by absolute path: the KVM selftest library reads its own
     ELF file through argv[0] (lib/elf.c), relative to the working directory."""
-    word, _, rest = cmd.partition(' ')
     found = guest_binaries()
-    if word in found:
-        return f'/selftests/{found[word]}' + (f' {rest}' if rest else '')
-    return cmd
+    return ' '.join(f'/selftests/{found[w]}' if w in found else w for w in cmd.split(' '))
 
 
 def run_boot(guest, tests, watchdog, results, outdir, boot_no):

@@ -2,16 +2,19 @@
 /*
  * hang-guest - make the whole guest unresponsive, for the harness self-test.
  *
- * Turns off RT throttling and starts one SCHED_FIFO spinner at the highest
- * priority on every online CPU.  Nothing of lower priority runs again, the
- * guest-side timeout in runtest included, so only the host-side watchdog can
- * end the run: harness/selftest.cfg checks that it does, reports the test as
- * hung and goes on with the rest of the plan in a fresh boot.
+ * Turns off RT throttling and the per-CPU fair server (the deadline server
+ * that since 6.12 gives normal tasks some time even under RT load), then
+ * starts one SCHED_FIFO spinner at the highest priority on every online CPU.
+ * Nothing of lower priority runs again, the guest-side timeout in runtest
+ * included, so only the host-side watchdog can end the run:
+ * harness/selftest.py checks that it does, that the test is reported as
+ * hung, and that the plan goes on in a fresh boot.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,16 +34,31 @@ static void spin_on(int cpu)
 		;
 }
 
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY);
+	int ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+
+	if (!ok)
+		perror(path);
+	if (fd >= 0)
+		close(fd);
+	return ok ? 0 : -1;
+}
+
 int main(void)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int fd = open("/proc/sys/kernel/sched_rt_runtime_us", O_WRONLY);
+	char path[128];
 
-	if (fd < 0 || write(fd, "-1", 2) != 2) {
-		perror("hang-guest: cannot disable RT throttling");
+	if (write_file("/proc/sys/kernel/sched_rt_runtime_us", "-1"))
 		return 1;
+	for (long cpu = 0; cpu < cpus; cpu++) {
+		snprintf(path, sizeof(path),
+			 "/sys/kernel/debug/sched/fair_server/cpu%ld/runtime", cpu);
+		if (write_file(path, "0"))
+			return 1;
 	}
-	close(fd);
 	printf("hang-guest: spinning on %ld CPUs\n", cpus);
 	fflush(stdout);
 	for (long cpu = 0; cpu < cpus; cpu++)
