@@ -57,6 +57,11 @@ def make_vars():
     return [f'CC={cc}', f'HOSTCC={cc}']
 
 
+# ccache rewrites absolute paths under the project as relative ones, so a
+# second clone of the project (CI's) hits the cache the first one filled.
+os.environ.setdefault('CCACHE_BASEDIR', str(TOP))
+
+
 def kmake(src, outdir, *targets, quiet=True):
     cmd = ['make', '-C', str(SOURCES[src]), f'O={outdir}', f'-j{JOBS}', *make_vars(), *targets]
     if quiet:
@@ -177,7 +182,8 @@ def cmd_initramfs(src='patched'):
     shutil.copy2(busybox, stage / 'bin/busybox')
     shutil.copy2(HARNESS / 'guest/init', stage / 'init')
     helpers = guest_helpers(OUT / 'guest-helpers')
-    for h in helpers.iterdir():
+    scripts = [p for p in (HARNESS / 'guest').iterdir() if p.suffix != '.c' and p.name != 'init']
+    for h in [*helpers.iterdir(), *scripts]:
         shutil.copy2(h, stage / 'harness' / h.name)
     for rel, path in test_binaries(src).items():
         dest = stage / 'selftests' / rel

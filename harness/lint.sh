@@ -4,12 +4,14 @@
 #  1. scripts/checkpatch.pl --strict on every patch in patches/: 0 errors,
 #     0 warnings, 0 checks, except the types listed with a reason in
 #     harness/checkpatch.exceptions.
-#  2. A W=1 build of every directory the series touches (in the test config).
-#  3. scripts/kernel-doc -Wall on every changed .c/.h file.
+#  2. A W=1 build of every directory the series touches (test config, in a
+#     build directory of its own so the normal build is not redone).
+#  3. scripts/kernel-doc -Wall on every changed .c/.h file: warnings the base
+#     version of the file does not have.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 tree=$top/build/linux
-out=$top/build/out/patched-test
+out=$top/build/out/lint
 status=0
 
 patches=$(ls "$top"/patches/[0-9]*.patch 2>/dev/null | grep -v '/0000-' || true)
@@ -35,18 +37,32 @@ dirs=$(printf '%s\n' "$changed" | grep -E '^(arch|drivers|virt|mm|kernel)/.*\.c$
 if [ -n "$dirs" ]; then
 	echo "lint: W=1 build of:" $dirs
 	python3 "$top/harness/kbuild.py" config patched test
+	mkdir -p "$out"
+	cp "$top/build/out/patched-test/.config" "$out/.config"
+	make -s -C "$tree" O="$out" CC="ccache gcc" olddefconfig
 	for d in $dirs; do
-		make -s -C "$tree" O="$out" -j"$(nproc)" W=1 "$d/" 2>&1 |
-			tee "$out/lint-w1.log" | grep -E 'warning:|error:' && status=1
+		make -s -C "$tree" O="$out" -j"$(nproc)" CC="ccache gcc" W=1 "$d/" 2>&1 |
+			tee "$out/w1.log" | grep -E 'warning:|error:' && status=1
 	done
 fi
 
+# kernel-doc warnings of a file, without line numbers, so that the base and
+# the patched version of a file can be compared.
+kdoc() {
+	"$tree/scripts/kernel-doc" -none -Wall "$1" 2>&1 | sed 's/:[0-9]*: /: /' | sort -u
+}
 files=$(printf '%s\n' "$changed" | grep -E '\.(c|h)$' | grep -v '^tools/' || true)
 if [ -n "$files" ]; then
 	echo "lint: kernel-doc -Wall on" $(echo "$files" | wc -w) "files"
+	tmp=$(mktemp -d)
 	for f in $files; do
-		(cd "$tree" && ./scripts/kernel-doc -none -Wall "$f") 2>&1 | grep . && status=1
+		git -C "$tree" show "$root:$f" > "$tmp/base.${f##*.}" 2>/dev/null ||
+			: > "$tmp/base.${f##*.}"
+		kdoc "$tmp/base.${f##*.}" | sed "s|$tmp/base.${f##*.}|$f|" > "$tmp/before"
+		(cd "$tree" && kdoc "$f") > "$tmp/after"
+		comm -13 "$tmp/before" "$tmp/after" | grep . && status=1
 	done
+	rm -rf "$tmp"
 fi
 [ "$status" = 0 ] && echo "lint: clean"
 exit "$status"

@@ -16,8 +16,10 @@ One INI section per test, in the spirit of kvm-unit-tests' unittests.cfg:
 import configparser
 import dataclasses
 import fnmatch
+import re
 
 EXPECTATIONS = ('pass', 'skip', 'xfail')
+NAME = re.compile(r'^[A-Za-z0-9_.+-]+$')
 DEFAULT_TIMEOUT = 60
 
 
@@ -40,7 +42,10 @@ def _entry(name, section):
     unknown = set(section) - {'cmd', 'timeout', 'groups', 'boot', 'expect', 'reason'}
     if unknown:
         raise PlanError(f'[{name}]: unknown keys {sorted(unknown)}')
-    test = Test(name=name, cmd=section.get('cmd', name),
+    if not NAME.match(name):
+        raise PlanError(f'[{name}]: a test name is letters, digits and _.+- only')
+    # A command continued over several lines is one shell line in the guest.
+    test = Test(name=name, cmd=' '.join(section.get('cmd', name).splitlines()),
                 timeout=int(section.get('timeout', DEFAULT_TIMEOUT)),
                 groups=tuple(section.get('groups', '').split()),
                 boot=section.get('boot', '').strip(),

@@ -231,7 +231,7 @@ class Watchdog:
         return self.seconds[name]
 
     def budget(self, running):
-        return self.seconds[running.name] + HOST_GRACE if running else self.gap
+        return self.seconds.get(running.name, self.gap) + HOST_GRACE if running else self.gap
 
 
 def watch(proc, console, watchdog, raw, echo=False):

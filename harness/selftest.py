@@ -11,19 +11,21 @@ as failed, with their own status, and the tests after them must still run.
 import json
 import subprocess
 import sys
+import tempfile
 import unittest
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import console as con  # noqa: E402
+import kbuild  # noqa: E402
 import plan as planlib  # noqa: E402
 import runner  # noqa: E402
 
 TOP = HERE.parent
 
 
-class ConsoleTest(unittest.TestCase):
+class HarnessTest(unittest.TestCase):
     def parse(self, text):
         return con.parse_lines(text.splitlines())
 
@@ -59,6 +61,17 @@ class ConsoleTest(unittest.TestCase):
         self.assertEqual(runner.verdict(xfail, con.Outcome('a', rc=0))[0], 'XPASS')
         self.assertEqual(runner.verdict(planlib.Test('a', 'a'), con.Outcome('a', rc=4))[0],
                          'SKIP')
+
+    def test_lost_config_options_are_named(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            frag, dotconfig = Path(tmp, 'frag'), Path(tmp, '.config')
+            frag.write_text('CONFIG_KVM=y\nCONFIG_NO_SUCH_OPTION=y\n# CONFIG_DEBUG_FS is not set\n')
+            dotconfig.write_text('CONFIG_KVM=y\nCONFIG_DEBUG_FS=y\n')
+            lost = kbuild.missing_options([frag], dotconfig)
+        self.assertEqual(lost, [('CONFIG_NO_SUCH_OPTION', 'y', 'n'), ('CONFIG_DEBUG_FS', 'n', 'y')])
+
+    def test_plan_joins_continued_commands(self):
+        self.assertEqual(planlib._entry('a', {'cmd': 'x &&\n  y'}).cmd, 'x &&   y')
 
     def test_plan_rejects_xfail_without_reason(self):
         with self.assertRaises(planlib.PlanError):
@@ -96,7 +109,7 @@ def live_run():
 
 
 def main():
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(ConsoleTest)
+    suite = unittest.defaultTestLoader.loadTestsFromTestCase(HarnessTest)
     if not unittest.TextTestRunner(verbosity=1).run(suite).wasSuccessful():
         return 1
     bad = live_run()

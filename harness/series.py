@@ -36,8 +36,12 @@ ROOT_IDENTITY = {
     'GIT_COMMITTER_NAME': 'Debian kernel source', 'GIT_COMMITTER_EMAIL': 'base@invalid',
     'GIT_AUTHOR_DATE': '2000-01-01T00:00:00Z', 'GIT_COMMITTER_DATE': '2000-01-01T00:00:00Z',
 }
-FORMAT_PATCH = ['format-patch', '--cover-letter', '--cover-from-description=auto',
-                '--zero-commit', '--no-signature', '--thread=shallow']
+# No Message-Id/In-Reply-To (they hash commit ids and the time; send-email
+# adds its own) and a fixed abbreviation, which git otherwise sizes from the
+# repository's object count.
+FORMAT_PATCH = ['-c', 'core.abbrev=12', 'format-patch', '--cover-letter',
+                '--cover-from-description=auto', '--zero-commit', '--no-signature',
+                '--no-thread']
 
 
 def die(msg):
@@ -99,11 +103,17 @@ def root_commit():
     return git('rev-list', '--max-parents=0', 'HEAD').splitlines()[-1]
 
 
+def format_patch(outdir, env=None):
+    """git format-patch of the whole series into outdir."""
+    root = root_commit()
+    git(*FORMAT_PATCH, f'--base={root}', '-o', str(outdir), f'{root}..HEAD', env=env)
+
+
 def generated_tail(description_probe='probe'):
-    """The shortlog and diffstat git appends to a cover letter for this tree."""
+    """The shortlog, diffstat and base-commit git appends to a cover letter."""
     with tempfile.TemporaryDirectory() as tmp:
         git('config', f'branch.{BRANCH}.description', f'{description_probe}\n\n{description_probe}')
-        git(*FORMAT_PATCH, '-o', tmp, f'{root_commit()}..HEAD')
+        format_patch(tmp)
         msg = cover_message(Path(tmp) / '0000-cover-letter.patch')
         body = msg.get_content()
         return body[body.index(description_probe) + len(description_probe):]
@@ -167,7 +177,7 @@ def cmd_export():
     # identity; pin them to the newest patch so the output is reproducible.
     env = {'GIT_COMMITTER_NAME': head[0], 'GIT_COMMITTER_EMAIL': head[1],
            'GIT_COMMITTER_DATE': head[2]}
-    git(*FORMAT_PATCH, f'--base={root}', '-o', str(PATCHES), f'{root}..HEAD', env=env)
+    format_patch(PATCHES, env=env)
     print(f'series: exported {count} patches to {PATCHES.relative_to(TOP)}/')
 
 
