@@ -13,8 +13,15 @@ RUNNER  := $(PY) harness/runner.py
 SRC     := $(if $(BASE),base,patched)
 KIND    := $(if $(DEBUG),debug,test)
 SCALE   ?= $(if $(DEBUG),4,1)
+# ccache stores paths under the project relative to it, so another clone
+# (CI's) hits the cache this one filled.
+export CCACHE_BASEDIR := $(CURDIR)
+
+# T= and CMD= reach the runner through the environment (make exports
+# command-line variables), so any quoting in them survives.
 T       ?=
 CMD     ?=
+export T CMD
 RUNARGS := --src $(SRC) --kind $(KIND) --scale $(SCALE)
 
 .PHONY: help deps tree export base kernel selftests initramfs guest check \
@@ -55,19 +62,19 @@ guest: kernel initramfs
 ## check         build, boot, run the test plan (T=pattern, BASE=1, DEBUG=1, ACCEL=tcg|kvm)
 check: guest
 	@$(SERIES) status
-	@$(RUNNER) check $(RUNARGS) --mode check --pattern '$(T)'
+	@$(RUNNER) check $(RUNARGS) --mode check
 
 ## check-full    the plan plus every upstream KVM selftest it does not list
 check-full: guest
-	@$(RUNNER) check $(RUNARGS) --mode full --pattern '$(T)' --results $(SRC)-$(KIND)-full
+	@$(RUNNER) check $(RUNARGS) --mode full --results $(SRC)-$(KIND)-full
 
 ## bench         the plan's benchmarks (entries in group `bench`); never pass/fail
 bench: guest
-	@$(RUNNER) check $(RUNARGS) --mode bench --pattern '$(T)' --results $(SRC)-$(KIND)-bench
+	@$(RUNNER) check $(RUNARGS) --mode bench --results $(SRC)-$(KIND)-bench
 
 ## run           boot to a shell on the serial console; CMD='...' runs one command
 run: guest
-	@$(RUNNER) run $(RUNARGS) --cmd '$(CMD)'
+	@$(RUNNER) run $(RUNARGS)
 
 ## lint          checkpatch --strict, W=1 build of touched dirs, kernel-doc
 lint: build/linux/.git

@@ -57,10 +57,6 @@ def make_vars():
     return [f'CC={cc}', f'HOSTCC={cc}']
 
 
-# ccache rewrites absolute paths under the project as relative ones, so a
-# second clone of the project (CI's) hits the cache the first one filled.
-os.environ.setdefault('CCACHE_BASEDIR', str(TOP))
-
 
 def kmake(src, outdir, *targets, quiet=True):
     cmd = ['make', '-C', str(SOURCES[src]), f'O={outdir}', f'-j{JOBS}', *make_vars(), *targets]

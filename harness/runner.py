@@ -434,12 +434,12 @@ def main():
     check = sub.choices['check']
     check.add_argument('--plan', default=str(TOP / 'harness/plan.cfg'))
     check.add_argument('--mode', default='check', choices=('check', 'full', 'bench'))
-    check.add_argument('--pattern', default='')
+    check.add_argument('--pattern', default=os.environ.get('T', ''))
     check.add_argument('--results', default='', help='results directory name')
     check.add_argument('--auto-timeout', type=int, default=120,
                        help='timeout of the selftests check-full adds unlisted')
     run = sub.choices['run']
-    run.add_argument('--cmd', default='')
+    run.add_argument('--cmd', default=os.environ.get('CMD', ''))
     run.add_argument('--cmd-timeout', type=int, default=3600)
     parse = sub.add_parser('parse')
     parse.add_argument('dir')

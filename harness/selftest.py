@@ -4,8 +4,9 @@
 
 First the console parser and the verdicts on canned console text (no boot),
 then a live run of harness/selftest.cfg in QEMU: a test that loops forever,
-one that hangs the whole guest and one that panics it must each be reported
-as failed, with their own status, and the tests after them must still run.
+one that hangs the whole guest, one that panics it and one during which the
+kernel prints a backtrace must each be reported as failed, with their own
+status, and the tests after them must still run.
 """
 
 import json
@@ -79,7 +80,7 @@ class HarnessTest(unittest.TestCase):
 
 
 EXPECTED = {
-    'passes': 'PASS', 'fails': 'FAIL', 'skips_with_reason': 'SKIP',
+    'passes': 'PASS', 'fails': 'FAIL', 'skips_with_reason': 'SKIP', 'kernel_splat': 'FAIL',
     'loops_forever': 'TIMEOUT', 'after_loop': 'PASS',
     'hangs_guest': 'HUNG', 'after_hang': 'PASS',
     'crashes_guest': 'CRASH', 'after_crash': 'PASS',
@@ -97,6 +98,8 @@ def live_run():
            for name, want in EXPECTED.items() if got.get(name, {}).get('status') != want]
     if 'needs a feature' not in got.get('skips_with_reason', {}).get('detail', ''):
         bad.append('skips_with_reason: the skip reason was not reported')
+    if 'kernel splat' not in got.get('kernel_splat', {}).get('detail', ''):
+        bad.append('kernel_splat: not failed for the splat')
     if res.returncode != 1:
         bad.append(f'runner exit status {res.returncode}, expected 1 (tests failed)')
     # Re-parsing the saved consoles must give the same verdicts.
