@@ -29,6 +29,9 @@ OUT = TOP / 'build' / 'out'
 SOURCES = {'patched': TOP / 'build' / 'linux', 'base': TOP / 'build' / 'base'}
 FRAGMENTS = {'test': ['test.config'], 'debug': ['test.config', 'debug.config']}
 JOBS = str(os.cpu_count() or 2)
+# Selftest directories built into the initramfs, where the tree has them
+# (vfio/ comes with the series).
+SELFTEST_TARGETS = ('kvm', 'vfio')
 CONFIG_RE = re.compile(r'^(CONFIG_\w+)=(.*)$|^# (CONFIG_\w+) is not set$')
 
 
@@ -135,10 +138,12 @@ def selftests_dir(src):
 def cmd_selftests(src):
     out = selftests_dir(src)
     hdr = out / 'headers'
-    log(f'building the static KVM selftests of {src} into {out.relative_to(TOP)}')
+    log(f'building the static selftests of {src} into {out.relative_to(TOP)}')
     run(['make', '-s', '-C', str(SOURCES[src]), f'O={hdr}', 'headers'])
     selftests = SOURCES[src] / 'tools/testing/selftests'
-    for target in ('kvm',):
+    for target in SELFTEST_TARGETS:
+        if not (selftests / target / 'Makefile').exists():
+            continue
         run(['make', '-s', '-C', str(selftests / target), f'-j{JOBS}', *make_vars(),
              f'OUTPUT={out / target}', f'KHDR_INCLUDES=-isystem {hdr}/usr/include',
              'LDFLAGS=-static -pthread -no-pie', 'all'])
@@ -157,7 +162,7 @@ def guest_helpers(out):
 def test_binaries(src):
     """The executables a selftest build produced: {relative path: file}."""
     found = {}
-    for target in ('kvm',):
+    for target in SELFTEST_TARGETS:
         root = selftests_dir(src) / target
         for p in sorted(root.rglob('*')):
             if p.is_file() and os.access(p, os.X_OK) and p.suffix not in ('.o', '.d', '.sh'):

@@ -93,13 +93,16 @@ def verdict(test, outcome):
 # Results: per-test lines as they come, logs, KTAP, JSON, closing line.
 
 class Results:
-    def __init__(self, outdir, tests, quiet=False):
+    def __init__(self, outdir, tests, show_output=False):
         self.outdir = outdir
         self.tests = tests
+        self.show_output = show_output   # benchmarks: their tables are the point
         self.by_name = {t.name: t for t in tests}
         self.records = {}
-        self.quiet = quiet
         (outdir / 'logs').mkdir(parents=True, exist_ok=True)
+        for test in tests:
+            if test.expect == 'skip':
+                self._finish(test, None)
 
     def record(self, outcome):
         test = self.by_name.get(outcome.name) if outcome else None
@@ -113,9 +116,10 @@ class Results:
         self.records[test.name] = {'name': test.name, 'status': status,
                                    'seconds': seconds, 'detail': detail}
         self._write_log(test, outcome, status, detail)
-        if not self.quiet:
-            suffix = f'  {detail}' if detail else ''
-            print(f'{status:<7} {test.name} ({seconds:.1f} s){suffix}', flush=True)
+        suffix = f'  {detail}' if detail else ''
+        if self.show_output and outcome:
+            print('\n'.join(line for line in outcome.log if not con.KERNEL_LINE.search(line)))
+        print(f'{status:<7} {test.name} ({seconds:.1f} s){suffix}', flush=True)
 
     def _write_log(self, test, outcome, status, detail):
         lines = [f'# test: {test.name}', f'# cmd: {test.cmd}', f'# status: {status}']
@@ -312,7 +316,7 @@ def run_boot(guest, tests, watchdog, results, outdir, boot_no):
           f'{", cmdline: " + cmdline if cmdline else ""} ({guest.accel})', flush=True)
     console = con.Console()
     finished = []
-    with open(outdir / f'console-{boot_no}.log', 'w') as raw:
+    with open(outdir / f'console-{boot_no}.log', 'w', buffering=1) as raw:
         raw.write(f'@@HOST BOOT {cmdline}\n')
         proc = qemu.spawn(guest.command(initrd, cmdline))
         for outcome in watch(proc, console, watchdog, raw):
@@ -363,23 +367,17 @@ def cmd_check(args):
     save_plan(outdir, tests, args.scale)
     print(f'# {len(tests)} tests on {args.src}-{args.kind} kernel, '
           f'results in {outdir.relative_to(TOP)}', flush=True)
-    results = Results(outdir, tests)
-    for t in tests:
-        if t.expect == 'skip':
-            results.record(con.Outcome(t.name))
+    results = Results(outdir, tests, show_output=args.mode == 'bench')
     run_plan(guest, tests, Watchdog(tests, args.scale), results, outdir)
     results.finish_unrun()
     return results.summary()
 
 
 def cmd_parse(args):
-    outdir = Path(args.dir)
+    outdir = Path(args.dir).resolve()
     saved = json.loads((outdir / 'plan.json').read_text())
     tests = [planlib.Test(**{**t, 'groups': tuple(t['groups'])}) for t in saved['tests']]
     results = Results(outdir, tests)
-    for t in tests:
-        if t.expect == 'skip':
-            results.record(con.Outcome(t.name))
     logs = sorted(outdir.glob('console-*.log'), key=lambda p: int(p.stem.split('-')[1]))
     for log in logs:
         console = con.Console()
@@ -405,7 +403,7 @@ def cmd_run(args):
     console = con.Console()
     # No test runs in exec mode: the gap budget bounds the whole command.
     watchdog = Watchdog([], args.scale, gap=args.cmd_timeout)
-    with open(outdir / 'console.log', 'w') as raw:
+    with open(outdir / 'console.log', 'w', buffering=1) as raw:
         proc = qemu.spawn(guest.command(initrd))
         for _ in watch(proc, console, watchdog, raw, echo=True):
             pass

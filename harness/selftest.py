@@ -71,6 +71,13 @@ class HarnessTest(unittest.TestCase):
             lost = kbuild.missing_options([frag], dotconfig)
         self.assertEqual(lost, [('CONFIG_NO_SUCH_OPTION', 'y', 'n'), ('CONFIG_DEBUG_FS', 'n', 'y')])
 
+    def test_modes_select_their_entries(self):
+        tests = [planlib.Test('a', 'a'), planlib.Test('slow', 's', groups=('full',)),
+                 planlib.Test('bench_x', 'b', groups=('bench',))]
+        names = {m: [t.name for t in planlib.select(tests, m)] for m in ('check', 'full', 'bench')}
+        self.assertEqual(names, {'check': ['a'], 'full': ['a', 'slow'], 'bench': ['bench_x']})
+        self.assertEqual([t.name for t in planlib.select(tests, 'full', 'sl')], ['slow'])
+
     def test_plan_joins_continued_commands(self):
         self.assertEqual(planlib._entry('a', {'cmd': 'x &&\n  y'}).cmd, 'x &&   y')
 

@@ -138,6 +138,16 @@ def import_cover_letter():
     git('config', f'branch.{BRANCH}.description', f'{subject}\n\n{text}')
 
 
+def committer_fallback():
+    """git am records a committer: on a machine with no git identity (a fresh
+    CI machine), use the base's, rather than fail."""
+    res = subprocess.run(['git', 'config', 'user.email'], cwd=TREE, capture_output=True)
+    if res.returncode == 0:
+        return {}
+    return {k: v for k, v in ROOT_IDENTITY.items() if k.startswith('GIT_COMMITTER_')
+            and not k.endswith('_DATE')}
+
+
 def cmd_tree(force=False):
     ensure_base_source()
     if TREE.exists():
@@ -154,7 +164,8 @@ def cmd_tree(force=False):
         env=ROOT_IDENTITY)
     patches = patch_files()
     if patches:
-        git('am', '-q', '--whitespace=nowarn', *map(str, patches), capture=False)
+        git('am', '-q', '--whitespace=nowarn', *map(str, patches), capture=False,
+            env=committer_fallback())
         import_cover_letter()
     print(f'series: {TREE} = base {root_commit()[:12]} + {len(patches)} patches', flush=True)
 
@@ -222,10 +233,8 @@ def main():
         cmd_base()
     elif cmd == 'status':
         cmd_status()
-    elif cmd == 'check-pin':
-        ensure_base_source()
     else:
-        die('usage: series.py tree|export|base|status|check-pin')
+        die('usage: series.py tree|export|base|status')
 
 
 if __name__ == '__main__':
