@@ -414,6 +414,8 @@ def cmd_run(args):
               f'({console.host or "no @@H EXIT"}); console: {outdir / "console.log"}',
               file=sys.stderr)
         return 2
+    if console.exit_status:
+        print(f'runner: the command exited with status {console.exit_status}', file=sys.stderr)
     return console.exit_status
 
 
