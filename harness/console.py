@@ -9,6 +9,8 @@ marker lines; everything else on the console is test output or kernel log:
   @@H END <name> rc=N signal=N timeout=0|1 ms=N
   @@H DONE                           the list of tests is finished
   @@H EXIT <status>                  `make run CMD=...` finished
+  @@HOST BOOT <cmdline>              first line of a saved console: the extra
+                                     kernel command line of this boot
   @@HOST HUNG <seconds>              host watchdog killed a guest silent that long
   @@HOST QEMU-EXIT <rc>              QEMU ended before DONE (panic, abort)
 

@@ -354,10 +354,9 @@ def save_plan(outdir, tests, scale):
 
 def cmd_check(args):
     tests = planlib.load(args.plan)
-    tests = planlib.select(tests, args.mode, args.pattern)
     if args.mode == 'full':
-        binaries = list(guest_binaries())
-        tests = planlib.add_unlisted(tests, binaries, args.auto_timeout)
+        tests = planlib.add_unlisted(tests, list(guest_binaries()), args.auto_timeout)
+    tests = planlib.select(tests, args.mode, args.pattern)
     if not tests:
         print(f'no test in {args.plan} matches mode={args.mode} T={args.pattern!r}')
         print('0 passed, 0 failed, 0 skipped')

@@ -78,6 +78,12 @@ class HarnessTest(unittest.TestCase):
         self.assertEqual(names, {'check': ['a'], 'full': ['a', 'slow'], 'bench': ['bench_x']})
         self.assertEqual([t.name for t in planlib.select(tests, 'full', 'sl')], ['slow'])
 
+    def test_full_mode_adds_only_unlisted_selftests(self):
+        tests = [planlib.Test('a', 'a -x'), planlib.Test('a-variant', 'a -y')]
+        full = planlib.add_unlisted(tests, ['a', 'b'], 120)
+        self.assertEqual([t.name for t in full], ['a', 'a-variant', 'b'])
+        self.assertEqual([t.name for t in planlib.select(full, 'full', 'b')], ['b'])
+
     def test_plan_joins_continued_commands(self):
         self.assertEqual(planlib._entry('a', {'cmd': 'x &&\n  y'}).cmd, 'x &&   y')
 
