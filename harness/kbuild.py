@@ -170,7 +170,7 @@ def test_binaries(src):
     return found
 
 
-def cmd_initramfs(src='patched'):
+def cmd_initramfs():
     stage = OUT / 'initramfs'
     cpio = OUT / 'initramfs.cpio'
     busybox = shutil.which('busybox') or '/bin/busybox'
@@ -186,7 +186,8 @@ def cmd_initramfs(src='patched'):
     scripts = [p for p in (HARNESS / 'guest').iterdir() if p.suffix != '.c' and p.name != 'init']
     for h in [*helpers.iterdir(), *scripts]:
         shutil.copy2(h, stage / 'harness' / h.name)
-    for rel, path in test_binaries(src).items():
+    binaries = test_binaries('patched')
+    for rel, path in binaries.items():
         dest = stage / 'selftests' / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         # Stripped: the initramfs is unpacked by an emulated CPU on every boot.
@@ -197,7 +198,7 @@ def cmd_initramfs(src='patched'):
         run(['cpio', '--null', '-o', '-H', 'newc', '--owner=0:0', '--quiet'],
             cwd=stage, input=listing, stdout=f)
     log(f'{cpio.relative_to(TOP)}: {cpio.stat().st_size >> 20} MiB, '
-        f'{len(test_binaries(src))} test binaries')
+        f'{len(binaries)} test binaries')
 
 
 def main():
