@@ -40,9 +40,10 @@ if [ -n "$dirs" ]; then
 	mkdir -p "$out"
 	cp "$top/build/out/patched-test/.config" "$out/.config"
 	make -s -C "$tree" O="$out" CC="ccache gcc" olddefconfig
+	: > "$out/w1.log"
 	for d in $dirs; do
 		make -s -C "$tree" O="$out" -j"$(nproc)" CC="ccache gcc" W=1 "$d/" 2>&1 |
-			tee "$out/w1.log" | grep -E 'warning:|error:' && status=1
+			tee -a "$out/w1.log" | grep -E 'warning:|error:' && status=1
 	done
 fi
 
