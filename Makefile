@@ -21,7 +21,8 @@ export CCACHE_BASEDIR := $(CURDIR)
 # command-line variables), so any quoting in them survives.
 T       ?=
 CMD     ?=
-export T CMD
+BOOT    ?=
+export T CMD BOOT
 RUNARGS := --src $(SRC) --kind $(KIND) --scale $(SCALE)
 
 .PHONY: help deps tree export base kernel selftests initramfs guest check \
@@ -72,7 +73,8 @@ check-full: guest
 bench: guest
 	@$(RUNNER) check $(RUNARGS) --mode bench --results $(SRC)-$(KIND)-bench
 
-## run           boot to a shell on the serial console; CMD='...' runs one command
+## run           boot to a shell on the serial console; CMD='...' runs one command,
+##               BOOT='...' adds to the kernel command line (e.g. kvm_amd.npt=0)
 run: guest
 	@$(RUNNER) run $(RUNARGS)
 

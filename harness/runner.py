@@ -397,13 +397,13 @@ def cmd_run(args):
     if not args.cmd:
         boot_initrd(guest.initramfs, {'job': 'MODE=shell\n'}, initrd)
         print('# QEMU console: Ctrl-A X quits, Ctrl-A C switches to the monitor', flush=True)
-        return subprocess.call(guest.command(initrd, interactive=True))
+        return subprocess.call(guest.command(initrd, args.boot, interactive=True))
     boot_initrd(guest.initramfs, {'job': 'MODE=exec\n', 'cmd': args.cmd + '\n'}, initrd)
     console = con.Console()
     # No test runs in exec mode: the gap budget bounds the whole command.
     watchdog = Watchdog([], args.scale, gap=args.cmd_timeout)
     with open(outdir / 'console.log', 'w', buffering=1) as raw:
-        proc = qemu.spawn(guest.command(initrd))
+        proc = qemu.spawn(guest.command(initrd, args.boot))
         for _ in watch(proc, console, watchdog, raw, echo=True):
             pass
     if console.exit_status is None:
@@ -439,6 +439,8 @@ def main():
                        help='timeout of the selftests check-full adds unlisted')
     run = sub.choices['run']
     run.add_argument('--cmd', default=os.environ.get('CMD', ''))
+    run.add_argument('--boot', default=os.environ.get('BOOT', ''),
+                     help='extra kernel command line, e.g. kvm_amd.npt=0')
     run.add_argument('--cmd-timeout', type=int, default=3600)
     parse = sub.add_parser('parse')
     parse.add_argument('dir')
