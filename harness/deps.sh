@@ -5,8 +5,10 @@
 # harness/series.py (apt-get install linux-source-6.12=VERSION).
 set -eu
 
+# python3-ply and python3-git: checkpatch's SPDX check (scripts/spdxcheck.py).
 PACKAGES="build-essential flex bison bc libelf-dev libssl-dev cpio kmod dwarves
-ccache python3 xz-utils busybox-static qemu-system-x86 git rsync"
+ccache python3 xz-utils busybox-static qemu-system-x86 git rsync python3-ply
+python3-git"
 
 missing=""
 for pkg in $PACKAGES; do

@@ -3,7 +3,7 @@
 # make lint: the checks a maintainer runs before applying the series.
 #  1. scripts/checkpatch.pl --strict on every patch in patches/: 0 errors,
 #     0 warnings, 0 checks, except the types listed with a reason in
-#     harness/checkpatch.exceptions.
+#     harness/checkpatch.exceptions; and a maintainer for every added file.
 #  2. A W=1 build of every directory the series touches (test config, in a
 #     build directory of its own so the normal build is not redone).
 #  3. scripts/kernel-doc -Wall on every changed .c/.h file: warnings the base
@@ -32,6 +32,18 @@ done
 
 root=$(git -C "$tree" rev-list --max-parents=0 HEAD)
 changed=$(git -C "$tree" diff --name-only --diff-filter=d "$root" HEAD)
+
+# checkpatch's FILE_PATH_CHANGES only asks; answer it: every file the series
+# adds must have a maintainer in MAINTAINERS (as patched by the series).
+added=$(git -C "$tree" diff --name-only --diff-filter=A "$root" HEAD)
+for f in $added; do
+	m=$(cd "$tree" && ./scripts/get_maintainer.pl --no-git --no-git-fallback \
+		--m --no-l --no-r --no-rolestats -f "$f" 2>/dev/null || true)
+	if [ -z "$m" ]; then
+		echo "lint: $f: no maintainer in MAINTAINERS" >&2
+		status=1
+	fi
+done
 dirs=$(printf '%s\n' "$changed" | grep -E '^(arch|drivers|virt|mm|kernel)/.*\.c$' |
 	xargs -r -n1 dirname | sort -u)
 if [ -n "$dirs" ]; then
