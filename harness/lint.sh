@@ -20,6 +20,11 @@ if [ -z "$patches" ]; then
 	exit 0
 fi
 
+# checkpatch runs scripts/spdxcheck.py with the first python3 on PATH; make
+# that Debian's, which has the python3-ply and python3-git deps.sh installs
+# (a pyenv or venv python3 first on PATH would not).
+PATH=/usr/bin:$PATH
+
 ignore=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$top/harness/checkpatch.exceptions" |
 	awk '{print $1}' | paste -sd, -)
 echo "lint: checkpatch --strict${ignore:+ (exceptions: $ignore)}"
