@@ -60,7 +60,6 @@ def make_vars():
     return [f'CC={cc}', f'HOSTCC={cc}']
 
 
-
 def kmake(src, outdir, *targets, quiet=True):
     cmd = ['make', '-C', str(SOURCES[src]), f'O={outdir}', f'-j{JOBS}', *make_vars(), *targets]
     if quiet:
