@@ -32,7 +32,10 @@ MACHINE = Machine(
         # the full mask QEMU limits its DMA addresses to 28 bits.
         'edu,dma_mask=0xffffffffffffffff',
         # ivshmem-plain (PCI 1af4:1110): BAR2 is plain RAM, a mappable BAR.
-        'ivshmem-plain,memdev=ivshmem-mem',
+        # It has no reset of its own: alone behind a root port, it gets a
+        # secondary bus reset (VFIO_DEVICE_RESET and hot reset work).
+        'pcie-root-port,id=rp1,chassis=1,slot=1',
+        'ivshmem-plain,memdev=ivshmem-mem,bus=rp1',
     ],
     cmdline=[
         'console=ttyS0',
