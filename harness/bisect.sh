@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# make bisect: build the kernel (test config) and the KVM selftests after
-# every patch of the series, so that each one is known to build.  One work
-# tree, checked out patch by patch, keeps the builds incremental.
+# make bisect: build the kernel (test config) and the KVM and VFIO selftests
+# after every patch of the series, so that each one is known to build.  One
+# work tree, checked out patch by patch, keeps the builds incremental.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 tree=$top/build/linux
@@ -16,11 +16,11 @@ if [ -z "$commits" ]; then
 fi
 [ -d "$wt" ] || git -C "$tree" worktree add -q --detach "$wt" "$root"
 mkdir -p "$out"
-if [ ! -f "$out/.config" ]; then
-	cp "$top/build/out/patched-test/.config" "$out/.config" 2>/dev/null ||
-		{ python3 "$top/harness/kbuild.py" config patched test &&
-		  cp "$top/build/out/patched-test/.config" "$out/.config"; }
-fi
+# The test kernel's configuration as it is now (configs/ may have changed
+# since the last bisect); olddefconfig adapts it to each patch.
+python3 "$top/harness/kbuild.py" config patched test
+cmp -s "$top/build/out/patched-test/.config" "$out/.config" ||
+	cp "$top/build/out/patched-test/.config" "$out/.config"
 n=0
 total=$(echo "$commits" | wc -l)
 for c in $commits; do
@@ -32,5 +32,10 @@ for c in $commits; do
 	make -s -C "$wt/tools/testing/selftests/kvm" -j"$(nproc)" CC="ccache gcc" \
 		OUTPUT="$out/selftests" KHDR_INCLUDES="-isystem $out/usr/include" ||
 		{ echo "bisect: the KVM selftests do not build after patch $n"; exit 1; }
+	if [ -f "$wt/tools/testing/selftests/vfio/Makefile" ]; then
+		make -s -C "$wt/tools/testing/selftests/vfio" -j"$(nproc)" CC="ccache gcc" \
+			OUTPUT="$out/selftests-vfio" KHDR_INCLUDES="-isystem $out/usr/include" ||
+			{ echo "bisect: the VFIO selftests do not build after patch $n"; exit 1; }
+	fi
 done
 echo "bisect: all $total patches build"
