@@ -77,14 +77,24 @@ def read_config(path):
     return options
 
 
-def missing_options(fragments, dotconfig):
-    """Options a fragment asks for that olddefconfig did not keep: (name, want, got)."""
+def kconfig_defines(src, name):
+    """Whether some Kconfig file of SRC's tree defines option NAME (CONFIG_FOO)."""
+    name = name.removeprefix('CONFIG_')
+    return subprocess.run(['grep', '-rqE', '--include=Kconfig*', rf'^\s*(menu)?config {name}\s*$',
+                           str(SOURCES[src])]).returncode == 0
+
+
+def missing_options(fragments, dotconfig, src='patched'):
+    """Options a fragment asks for that olddefconfig did not keep: (name, want, got).
+
+    The base tree lacks the options the series adds (its samples, say):
+    those are not requested of it."""
     have = read_config(dotconfig)
     lost = []
     for frag in fragments:
         for name, want in read_config(frag).items():
             got = have.get(name, 'n')
-            if got != want:
+            if got != want and (src != 'base' or kconfig_defines(src, name)):
                 lost.append((name, want, got))
     return lost
 
@@ -114,7 +124,7 @@ def cmd_config(src, kind):
          str(outdir / '.config'), *map(str, fragment_paths(kind))],
         stdout=subprocess.DEVNULL)
     kmake(src, outdir, 'olddefconfig')
-    lost = missing_options(fragment_paths(kind), outdir / '.config')
+    lost = missing_options(fragment_paths(kind), outdir / '.config', src)
     if lost:
         for name, want, got in lost:
             print(f'kbuild: {name}={want} requested, .config has {name}={got}', file=sys.stderr)
