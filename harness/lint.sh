@@ -49,7 +49,7 @@ for f in $added; do
 		status=1
 	fi
 done
-dirs=$(printf '%s\n' "$changed" | grep -E '^(arch|drivers|virt|mm|kernel)/.*\.c$' |
+dirs=$(printf '%s\n' "$changed" | grep -E '^(arch|drivers|virt|mm|kernel|samples)/.*\.c$' |
 	xargs -r -n1 dirname | sort -u)
 if [ -n "$dirs" ]; then
 	echo "lint: W=1 build of:" $dirs
