@@ -30,8 +30,11 @@ MACHINE = Machine(
     devices=[
         'intel-iommu,aw-bits=48,intremap=on',
         # The edu DMA engine (PCI 1234:11e8) goes through the IOMMU; without
-        # the full mask QEMU limits its DMA addresses to 28 bits.
-        'edu,dma_mask=0xffffffffffffffff',
+        # the full mask QEMU limits its DMA addresses to 28 bits.  Alone
+        # behind a root port it gets a reset (secondary bus reset), which
+        # the migration test's resume-after-reset case uses.
+        'pcie-root-port,id=rp2,chassis=2,slot=2',
+        'edu,dma_mask=0xffffffffffffffff,bus=rp2',
         # ivshmem-plain (PCI 1af4:1110): BAR2 is plain RAM, a mappable BAR.
         # It has no reset of its own: alone behind a root port, it gets a
         # secondary bus reset (VFIO_DEVICE_RESET and hot reset work).
