@@ -82,7 +82,7 @@ run: guest
 lint: build/linux/.git
 	@sh harness/lint.sh
 
-## bisect        build the tree after every patch of the series (incremental)
+## bisect        build the tree after every patch of the series (incremental; FROM=n starts at patch n)
 bisect: build/linux/.git
 	@sh harness/bisect.sh
 
