@@ -16,6 +16,7 @@ One INI section per test, in the spirit of kvm-unit-tests' unittests.cfg:
 import configparser
 import dataclasses
 import fnmatch
+import json
 import re
 
 EXPECTATIONS = ('pass', 'skip', 'xfail')
@@ -89,3 +90,15 @@ def add_unlisted(tests, binaries, timeout):
     extra = [Test(name=b, cmd=b, timeout=timeout, groups=('auto',))
              for b in sorted(binaries) if b not in listed]
     return tests + extra
+
+
+def save(path, tests, scale):
+    """plan.json of a run: the entries it selected, for `runner.py parse`."""
+    path.write_text(json.dumps(
+        {'scale': scale, 'tests': [dataclasses.asdict(t) for t in tests]}, indent=1) + '\n')
+
+
+def load_saved(path):
+    """The entries a run's plan.json holds."""
+    saved = json.loads(path.read_text())
+    return [Test(**{**t, 'groups': tuple(t['groups'])}) for t in saved['tests']]

@@ -11,11 +11,14 @@ Exit status of check and parse: 0 when no test failed (skips and known
 failures allowed), 1 when one did, 2 when the harness itself could not run.
 """
 
+# The runner boots, watches the console and sequences the boots.  What an
+# outcome means is harness/verdict.py's; the lines and files the verdicts go
+# to are harness/results.py's (as kunit_tool keeps kunit_parser and
+# kunit_json apart from kunit_kernel).
+
 import argparse
 import functools
-import json
 import os
-import re
 import select
 import shutil
 import subprocess
@@ -29,6 +32,7 @@ import console as con  # noqa: E402
 import kbuild  # noqa: E402
 import plan as planlib  # noqa: E402
 import qemu  # noqa: E402
+from results import Results  # noqa: E402
 
 TOP = Path(__file__).resolve().parent.parent
 OUT = TOP / 'build' / 'out'
@@ -36,143 +40,10 @@ RESULTS = TOP / 'build' / 'results'
 BOOT_TIMEOUT = 120      # QEMU start to guest init, seconds
 BETWEEN_TIMEOUT = 60    # one test's END to the next BEGIN
 HOST_GRACE = 30         # beyond a test's own timeout before the host steps in
-FAILING = ('FAIL', 'TIMEOUT', 'HUNG', 'CRASH', 'XPASS')
-KSFT_SKIP = 4
-SKIP_LINE = re.compile(r'(?:#\s*SKIP|\bSKIP\b:?|Requirement not met|[Ss]kipping)\s*(.*)')
 
 
 class HarnessError(Exception):
     pass
-
-
-# ---------------------------------------------------------------------------
-# Verdicts: from what the console said to a result line.
-
-def skip_reason(outcome):
-    for line in reversed(outcome.log):
-        m = SKIP_LINE.search(line)
-        if m and not con.KERNEL_LINE.search(line):
-            return line.strip()
-    return 'exit status 4 (KSFT_SKIP), no reason printed'
-
-
-def raw_status(test, outcome):
-    """(status, detail) from the outcome alone, before the plan's expectation."""
-    if outcome is None:
-        return 'FAIL', 'not run: the guest did not boot or died before this test'
-    if outcome.host == 'HUNG':
-        return 'HUNG', 'the guest stopped responding; the host watchdog killed QEMU'
-    if outcome.host == 'QEMU-EXIT':
-        return 'CRASH', 'QEMU ended during the test (kernel panic or device abort)'
-    if outcome.timeout:
-        return 'TIMEOUT', f'killed after its {test.timeout} s timeout'
-    if outcome.signal:
-        return 'FAIL', f'killed by signal {outcome.signal}'
-    if outcome.rc == KSFT_SKIP:
-        return 'SKIP', skip_reason(outcome)
-    if outcome.rc:
-        return 'FAIL', f'exit status {outcome.rc}'
-    return 'PASS', ''
-
-
-def verdict(test, outcome):
-    if test.expect == 'skip':
-        return 'SKIP', test.reason
-    status, detail = raw_status(test, outcome)
-    if outcome and outcome.splats and status in ('PASS', 'SKIP'):
-        status, detail = 'FAIL', f'kernel splat: {outcome.splats[0].strip()}'
-    if test.expect == 'xfail':
-        if status == 'PASS':
-            return 'XPASS', f'known failure passed; update the plan ({test.reason})'
-        if status in FAILING:
-            return 'XFAIL', f'{test.reason} [{status}: {detail}]'
-    return status, detail
-
-
-# ---------------------------------------------------------------------------
-# Results: per-test lines as they come, logs, KTAP, JSON, closing line.
-
-class Results:
-    def __init__(self, outdir, tests, show_output=False):
-        self.outdir = outdir
-        self.tests = tests
-        self.show_output = show_output   # benchmarks: their tables are the point
-        self.by_name = {t.name: t for t in tests}
-        self.records = {}
-        (outdir / 'logs').mkdir(parents=True, exist_ok=True)
-        for test in tests:
-            if test.expect == 'skip':
-                self._finish(test, None)
-
-    def record(self, outcome):
-        test = self.by_name.get(outcome.name) if outcome else None
-        if test is None or test.name in self.records:
-            return
-        self._finish(test, outcome)
-
-    def _finish(self, test, outcome):
-        status, detail = verdict(test, outcome)
-        seconds = outcome.seconds if outcome else 0.0
-        self.records[test.name] = {'name': test.name, 'status': status,
-                                   'seconds': seconds, 'detail': detail}
-        self._write_log(test, outcome, status, detail)
-        suffix = f'  {detail}' if detail else ''
-        if self.show_output and outcome:
-            print('\n'.join(line for line in outcome.log if not con.KERNEL_LINE.search(line)))
-        print(f'{status:<7} {test.name} ({seconds:.1f} s){suffix}', flush=True)
-
-    def _write_log(self, test, outcome, status, detail):
-        lines = [f'# test: {test.name}', f'# cmd: {test.cmd}', f'# status: {status}']
-        if detail:
-            lines.append(f'# detail: {detail}')
-        if outcome:
-            lines += [f'# kernel splat: {s}' for s in outcome.splats]
-            lines += outcome.log
-        (self.outdir / 'logs' / f'{test.name}.log').write_text('\n'.join(lines) + '\n')
-
-    def finish_unrun(self):
-        for test in self.tests:
-            if test.name not in self.records:
-                self._finish(test, None)
-
-    def kernel_outside_tests(self, outside, boot_no):
-        """A splat while no test ran fails the run on its own line."""
-        if outside.splats:
-            name = f'kernel-outside-tests-boot{boot_no}'
-            test = planlib.Test(name=name, cmd='(boot and between tests)')
-            self.tests.append(test)
-            self.by_name[name] = test
-            self._finish(test, outside)
-
-    def summary(self):
-        ordered = [self.records[t.name] for t in self.tests if t.name in self.records]
-        counts = {s: sum(r['status'] == s for r in ordered)
-                  for s in ('PASS', 'FAIL', 'TIMEOUT', 'HUNG', 'CRASH', 'XPASS',
-                            'XFAIL', 'SKIP')}
-        failed = sum(counts[s] for s in FAILING)
-        self._write_ktap(ordered)
-        (self.outdir / 'results.json').write_text(json.dumps(ordered, indent=1) + '\n')
-        print(f'Totals: pass:{counts["PASS"]} fail:{counts["FAIL"]} '
-              f'timeout:{counts["TIMEOUT"]} hung:{counts["HUNG"]} crash:{counts["CRASH"]} '
-              f'xfail:{counts["XFAIL"]} xpass:{counts["XPASS"]} skip:{counts["SKIP"]}')
-        print(f'Logs: {self.outdir.relative_to(TOP)}/logs/, '
-              f'KTAP: {self.outdir.relative_to(TOP)}/results.ktap')
-        # Known failures count as skipped: they are neither proven to work
-        # nor a regression.
-        print(f'{counts["PASS"]} passed, {failed} failed, '
-              f'{counts["SKIP"] + counts["XFAIL"]} skipped')
-        return 1 if failed else 0
-
-    def _write_ktap(self, ordered):
-        out = ['KTAP version 1', f'1..{len(ordered)}']
-        for i, r in enumerate(ordered, 1):
-            if r['detail']:
-                out.append(f'# {r["name"]}: {r["status"]}: {r["detail"]}')
-            ok = 'not ok' if r['status'] in FAILING else 'ok'
-            directive = {'SKIP': f' # SKIP {r["detail"]}',
-                         'XFAIL': f' # XFAIL {r["detail"]}'}.get(r['status'], '')
-            out.append(f'{ok} {i} {r["name"]}{directive}')
-        (self.outdir / 'results.ktap').write_text('\n'.join(out) + '\n')
 
 
 # ---------------------------------------------------------------------------
@@ -304,13 +175,17 @@ def guest_path(cmd):
     return ' '.join(f'/selftests/{found[w]}' if w in found else w for w in cmd.split(' '))
 
 
+def check_job(tests, watchdog):
+    """The job files of a check boot: /harness/tests, as guest/init reads it."""
+    return {'job': 'MODE=check\n',
+            'tests': ''.join(f'{t.name}\t{watchdog.test_timeout(t.name)}\t{guest_path(t.cmd)}\n'
+                             for t in tests)}
+
+
 def run_boot(guest, tests, watchdog, results, outdir, boot_no):
     """One boot over `tests`; returns the names it finished."""
-    job = {'job': 'MODE=check\n',
-           'tests': ''.join(f'{t.name}\t{watchdog.test_timeout(t.name)}\t{guest_path(t.cmd)}\n'
-                            for t in tests)}
     initrd = outdir / 'boot.cpio'
-    boot_initrd(guest.initramfs, job, initrd)
+    boot_initrd(guest.initramfs, check_job(tests, watchdog), initrd)
     cmdline = tests[0].boot
     print(f'# boot {boot_no}: {len(tests)} tests'
           f'{", cmdline: " + cmdline if cmdline else ""} ({guest.accel})', flush=True)
@@ -339,6 +214,9 @@ def run_plan(guest, tests, watchdog, results, outdir):
             pending = [t for t in pending if t.name not in finished]
 
 
+# ---------------------------------------------------------------------------
+# Commands: check, parse, run.
+
 def results_dir(src, kind, name):
     outdir = RESULTS / (name or f'{src}-{kind}')
     if outdir.exists():
@@ -347,23 +225,23 @@ def results_dir(src, kind, name):
     return outdir
 
 
-def save_plan(outdir, tests, scale):
-    (outdir / 'plan.json').write_text(json.dumps(
-        {'scale': scale, 'tests': [t.__dict__ for t in tests]}, indent=1) + '\n')
-
-
-def cmd_check(args):
+def select_tests(args):
+    """The plan entries this run runs."""
     tests = planlib.load(args.plan)
     if args.mode == 'full':
         tests = planlib.add_unlisted(tests, list(guest_binaries()), args.auto_timeout)
-    tests = planlib.select(tests, args.mode, args.pattern)
+    return planlib.select(tests, args.mode, args.pattern)
+
+
+def cmd_check(args):
+    tests = select_tests(args)
     if not tests:
         print(f'no test in {args.plan} matches mode={args.mode} T={args.pattern!r}')
         print('0 passed, 0 failed, 0 skipped')
         return 0
     guest = Guest(args.src, args.kind, args.accel)
     outdir = results_dir(args.src, args.kind, args.results)
-    save_plan(outdir, tests, args.scale)
+    planlib.save(outdir / 'plan.json', tests, args.scale)
     print(f'# {len(tests)} tests on {args.src}-{args.kind} kernel, '
           f'results in {outdir.relative_to(TOP)}', flush=True)
     results = Results(outdir, tests, show_output=args.mode == 'bench')
@@ -372,19 +250,26 @@ def cmd_check(args):
     return results.summary()
 
 
+def boot_number(console_log):
+    """N of a saved console-N.log."""
+    return int(console_log.stem.split('-')[1])
+
+
+def replay(console_log, results):
+    """Feed one saved console to `results`, as it came in live."""
+    console = con.Console()
+    for line in console_log.read_text(errors='replace').splitlines():
+        outcome = console.feed(line)
+        if outcome:
+            results.record(outcome)
+    results.kernel_outside_tests(console.outside, boot_number(console_log))
+
+
 def cmd_parse(args):
     outdir = Path(args.dir).resolve()
-    saved = json.loads((outdir / 'plan.json').read_text())
-    tests = [planlib.Test(**{**t, 'groups': tuple(t['groups'])}) for t in saved['tests']]
-    results = Results(outdir, tests)
-    logs = sorted(outdir.glob('console-*.log'), key=lambda p: int(p.stem.split('-')[1]))
-    for log in logs:
-        console = con.Console()
-        for line in log.read_text(errors='replace').splitlines():
-            outcome = console.feed(line)
-            if outcome:
-                results.record(outcome)
-        results.kernel_outside_tests(console.outside, int(log.stem.split('-')[1]))
+    results = Results(outdir, planlib.load_saved(outdir / 'plan.json'))
+    for console_log in sorted(outdir.glob('console-*.log'), key=boot_number):
+        replay(console_log, results)
     results.finish_unrun()
     return results.summary()
 

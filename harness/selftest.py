@@ -21,7 +21,7 @@ sys.path.insert(0, str(HERE))
 import console as con  # noqa: E402
 import kbuild  # noqa: E402
 import plan as planlib  # noqa: E402
-import runner  # noqa: E402
+import verdict  # noqa: E402
 
 TOP = HERE.parent
 
@@ -45,7 +45,7 @@ class HarnessTest(unittest.TestCase):
     def test_splat_fails_a_passing_test(self):
         t = planlib.Test('a', 'a')
         o = con.Outcome('a', ended=True, splats=['[    1.000000] BUG: KASAN: use-after-free'])
-        self.assertEqual(runner.verdict(t, o)[0], 'FAIL')
+        self.assertEqual(verdict.verdict(t, o)[0], 'FAIL')
 
     def test_splat_outside_tests(self):
         c = self.parse('[    0.500000] Oops: 0000 [#1] SMP\n@@H BOOTED x\n')
@@ -54,13 +54,13 @@ class HarnessTest(unittest.TestCase):
     def test_host_marks_end_the_running_test(self):
         for mark, status in (('@@HOST HUNG 40', 'HUNG'), ('@@HOST QEMU-EXIT 0', 'CRASH')):
             c = self.parse(f'@@H BEGIN a\n{mark}\n')
-            self.assertEqual(runner.verdict(planlib.Test('a', 'a'), c.outcomes[0])[0], status)
+            self.assertEqual(verdict.verdict(planlib.Test('a', 'a'), c.outcomes[0])[0], status)
 
     def test_expectations(self):
         xfail = planlib.Test('a', 'a', expect='xfail', reason='r')
-        self.assertEqual(runner.verdict(xfail, con.Outcome('a', rc=1))[0], 'XFAIL')
-        self.assertEqual(runner.verdict(xfail, con.Outcome('a', rc=0))[0], 'XPASS')
-        self.assertEqual(runner.verdict(planlib.Test('a', 'a'), con.Outcome('a', rc=4))[0],
+        self.assertEqual(verdict.verdict(xfail, con.Outcome('a', rc=1))[0], 'XFAIL')
+        self.assertEqual(verdict.verdict(xfail, con.Outcome('a', rc=0))[0], 'XPASS')
+        self.assertEqual(verdict.verdict(planlib.Test('a', 'a'), con.Outcome('a', rc=4))[0],
                          'SKIP')
 
     def test_lost_config_options_are_named(self):
