@@ -5,7 +5,8 @@ One INI section per test, in the spirit of kvm-unit-tests' unittests.cfg:
 
   [name]
   cmd     = shell command run in the guest (default: the section name)
-  timeout = seconds before the guest kills the test (default 60)
+  timeout = seconds before the guest kills the test (default 60); scaled()
+            multiplies it by --scale when the run selects its tests
   groups  = words; `full` entries run only in check-full, `bench` entries
             only in `make bench`
   boot    = extra kernel command line; tests that need one get their own boot
@@ -92,8 +93,16 @@ def add_unlisted(tests, binaries, timeout):
     return tests + extra
 
 
+def scaled(tests, factor):
+    """The tests with every timeout multiplied by factor (--scale: debug
+    kernels are slower), at least 1 s.  The only place a timeout is scaled:
+    the guest's kill, the host's watchdog and every message use the result."""
+    return [dataclasses.replace(t, timeout=max(1, int(t.timeout * factor))) for t in tests]
+
+
 def save(path, tests, scale):
-    """plan.json of a run: the entries it selected, for `runner.py parse`."""
+    """plan.json of a run: the entries it selected, for `runner.py parse`,
+    with their timeouts as scaled (and by how much)."""
     path.write_text(json.dumps(
         {'scale': scale, 'tests': [dataclasses.asdict(t) for t in tests]}, indent=1) + '\n')
 

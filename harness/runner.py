@@ -94,16 +94,14 @@ class Guest:
 
 class Watchdog:
     """How long the guest may stay silent: until init is up, while a test
-    runs (its own timeout plus a grace), and between tests.  Timeouts are
-    scaled by --scale for slow debug kernels."""
+    runs (its own timeout plus a grace), and between tests.  The boot and
+    the gap are scaled by --scale for slow debug kernels; a test's own
+    timeout comes scaled already (select_tests)."""
 
     def __init__(self, tests, scale, gap=BETWEEN_TIMEOUT):
         self.boot = BOOT_TIMEOUT * scale
         self.gap = gap * scale
-        self.seconds = {t.name: max(1, int(t.timeout * scale)) for t in tests}
-
-    def test_timeout(self, name):
-        return self.seconds[name]
+        self.seconds = {t.name: t.timeout for t in tests}
 
     def budget(self, running):
         return self.seconds.get(running.name, self.gap) + HOST_GRACE if running else self.gap
@@ -175,17 +173,16 @@ def guest_path(cmd):
     return ' '.join(f'/selftests/{found[w]}' if w in found else w for w in cmd.split(' '))
 
 
-def check_job(tests, watchdog):
+def check_job(tests):
     """The job files of a check boot: /harness/tests, as guest/init reads it."""
     return {'job': 'MODE=check\n',
-            'tests': ''.join(f'{t.name}\t{watchdog.test_timeout(t.name)}\t{guest_path(t.cmd)}\n'
-                             for t in tests)}
+            'tests': ''.join(f'{t.name}\t{t.timeout}\t{guest_path(t.cmd)}\n' for t in tests)}
 
 
 def run_boot(guest, tests, watchdog, results, outdir, boot_no):
     """One boot over `tests`; returns the names it finished."""
     initrd = outdir / 'boot.cpio'
-    boot_initrd(guest.initramfs, check_job(tests, watchdog), initrd)
+    boot_initrd(guest.initramfs, check_job(tests), initrd)
     cmdline = tests[0].boot
     print(f'# boot {boot_no}: {len(tests)} tests'
           f'{", cmdline: " + cmdline if cmdline else ""} ({guest.accel})', flush=True)
@@ -226,11 +223,12 @@ def results_dir(src, kind, name):
 
 
 def select_tests(args):
-    """The plan entries this run runs."""
+    """The plan entries this run runs, each with its timeout scaled once:
+    from here on every test carries the timeout it really has."""
     tests = planlib.load(args.plan)
     if args.mode == 'full':
         tests = planlib.add_unlisted(tests, list(guest_binaries()), args.auto_timeout)
-    return planlib.select(tests, args.mode, args.pattern)
+    return planlib.scaled(planlib.select(tests, args.mode, args.pattern), args.scale)
 
 
 def cmd_check(args):

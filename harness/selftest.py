@@ -6,7 +6,10 @@ First the console parser and the verdicts on canned console text (no boot),
 then a live run of harness/selftest.cfg in QEMU: a test that loops forever,
 one that hangs the whole guest, one that panics it and one during which the
 kernel prints a backtrace must each be reported as failed, with their own
-status, and the tests after them must still run.
+status, and the tests after them must still run.  The live run scales every
+timeout (--scale, as DEBUG=1 does): the looping test must be killed at its
+scaled timeout and say so, and the hung guest be given up at it plus the
+host's grace.
 """
 
 import json
@@ -21,6 +24,7 @@ sys.path.insert(0, str(HERE))
 import console as con  # noqa: E402
 import kbuild  # noqa: E402
 import plan as planlib  # noqa: E402
+import runner  # noqa: E402
 import verdict  # noqa: E402
 
 TOP = HERE.parent
@@ -84,6 +88,18 @@ class HarnessTest(unittest.TestCase):
         self.assertEqual([t.name for t in full], ['a', 'a-variant', 'b'])
         self.assertEqual([t.name for t in planlib.select(full, 'full', 'b')], ['b'])
 
+    def test_scaled_timeout_is_the_same_everywhere(self):
+        # SCALE=4 on a 120 s test: the guest kills it at 480 s, the host
+        # watches it for 480 s plus the grace, and its result says 480 s.
+        (t,) = planlib.scaled([planlib.Test('a', 'a', timeout=120)], 4)
+        self.assertEqual(t.timeout, 480)
+        self.assertEqual(runner.check_job([t])['tests'], 'a\t480\ta\n')
+        self.assertEqual(runner.Watchdog([t], 4).budget(con.Outcome('a')),
+                         480 + runner.HOST_GRACE)
+        c = self.parse('@@H BOOTED x\n@@H BEGIN a\n@@H END a rc=0 signal=9 timeout=1 ms=480012\n')
+        self.assertEqual(verdict.verdict(t, c.outcomes[0]),
+                         ('TIMEOUT', 'killed after its 480 s timeout'))
+
     def test_plan_joins_continued_commands(self):
         self.assertEqual(planlib._entry('a', {'cmd': 'x &&\n  y'}).cmd, 'x &&   y')
 
@@ -100,13 +116,33 @@ EXPECTED = {
     'known_failure_fails': 'XFAIL', 'known_failure_passes': 'XPASS',
     'declared_skip': 'SKIP',
 }
+SCALE = 2   # the live run's --scale: every timeout doubled
+
+
+def scaled_limits(got):
+    """The looping test was killed at its scaled timeout and says that one;
+    the hung guest was given up at that timeout plus the host's grace."""
+    limit = {t.name: t.timeout * SCALE for t in planlib.load(HERE / 'selftest.cfg')}
+    bad = []
+    loop = got.get('loops_forever', {})
+    if (loop.get('detail') != f'killed after its {limit["loops_forever"]} s timeout'
+            or not limit['loops_forever'] <= loop.get('seconds', 0) < limit['loops_forever'] + 2):
+        bad.append(f'loops_forever: killed after {loop.get("seconds")} s, said '
+                   f'"{loop.get("detail")}"; its timeout is {limit["loops_forever"]} s')
+    budget = limit['hangs_guest'] + runner.HOST_GRACE
+    hang = got.get('hangs_guest', {})
+    if not budget <= hang.get('seconds', 0) < budget + 2:
+        bad.append(f'hangs_guest: the host gave up after {hang.get("seconds")} s, '
+                   f'not at its {budget} s (timeout + grace)')
+    return bad
 
 
 def live_run():
     # The run is meant to fail; its lines are shown indented so that its
     # closing line is not taken for the verdict of whatever runs this.
     res = subprocess.run([sys.executable, str(HERE / 'runner.py'), 'check',
-                          '--plan', str(HERE / 'selftest.cfg'), '--results', 'harness-selftest'],
+                          '--plan', str(HERE / 'selftest.cfg'), '--results', 'harness-selftest',
+                          '--scale', str(SCALE)],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     print(''.join(f'    | {line}\n' for line in res.stdout.splitlines()), end='')
     outdir = TOP / 'build/results/harness-selftest'
@@ -117,6 +153,7 @@ def live_run():
         bad.append('skips_with_reason: the skip reason was not reported')
     if 'kernel splat' not in got.get('kernel_splat', {}).get('detail', ''):
         bad.append('kernel_splat: not failed for the splat')
+    bad += scaled_limits(got)
     if res.returncode != 1:
         bad.append(f'runner exit status {res.returncode}, expected 1 (tests failed)')
     # Re-parsing the saved consoles must give the same verdicts.
