@@ -73,9 +73,13 @@ def totals_line(counts):
             f'xfail:{counts["XFAIL"]} xpass:{counts["XPASS"]} skip:{counts["SKIP"]}')
 
 
+def shown(path):
+    """path relative to the project's top when it is under it."""
+    return path.relative_to(TOP) if path.is_relative_to(TOP) else path
+
+
 def files_line(outdir):
-    shown = outdir.relative_to(TOP)
-    return f'Logs: {shown}/logs/, KTAP: {shown}/results.ktap'
+    return f'Logs: {shown(outdir)}/logs/, KTAP: {shown(outdir)}/results.ktap'
 
 
 def closing_line(counts):

@@ -264,7 +264,8 @@ def replay(console_log, results):
 
 
 def cmd_parse(args):
-    outdir = Path(args.dir).resolve()
+    # Absolute, but not resolved: a build/ that is a symlink stays under TOP.
+    outdir = Path(os.path.abspath(args.dir))
     results = Results(outdir, planlib.load_saved(outdir / 'plan.json'))
     for console_log in sorted(outdir.glob('console-*.log'), key=boot_number):
         replay(console_log, results)

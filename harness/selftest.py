@@ -162,6 +162,12 @@ def live_run():
     again = {r['name']: r['status'] for r in json.loads((outdir / 'results.json').read_text())}
     if again != {n: r['status'] for n, r in got.items()} or reparsed.returncode != 1:
         bad.append('runner.py parse of the saved consoles disagrees with the live run')
+    # ... and print the same lines, but for the live run's "# ..." progress.
+    live_lines = [line for line in res.stdout.splitlines() if not line.startswith('# ')]
+    if reparsed.stdout.splitlines() != live_lines:
+        said = reparsed.stderr.strip().splitlines()
+        bad.append('runner.py parse printed other lines than the live run'
+                   + (f' ({said[-1]})' if said else ''))
     return bad
 
 
