@@ -282,7 +282,7 @@ def cmd_run(args):
         boot_initrd(guest.initramfs, {'job': 'MODE=shell\n'}, initrd)
         print('# QEMU console: Ctrl-A X quits, Ctrl-A C switches to the monitor', flush=True)
         return subprocess.call(guest.command(initrd, args.boot, interactive=True))
-    boot_initrd(guest.initramfs, {'job': 'MODE=exec\n', 'cmd': args.cmd + '\n'}, initrd)
+    boot_initrd(guest.initramfs, {'job': 'MODE=exec\n', 'cmd': guest_path(args.cmd) + '\n'}, initrd)
     console = con.Console()
     # No test runs in exec mode: the gap budget bounds the whole command.
     watchdog = Watchdog([], args.scale, gap=args.cmd_timeout)
