@@ -3,14 +3,19 @@
 # tests it.  `make help` lists the targets; the README says what each costs.
 
 PY      := python3
-SERIES  := $(PY) harness/series.py
+SERIESPY := $(PY) harness/series.py
 KBUILD  := $(PY) harness/kbuild.py
 RUNNER  := $(PY) harness/runner.py
 
 # BASE=1: the pristine base kernel instead of the patched one (same tests,
 # built from the patched tree, so new tests show how the base fails them).
 # DEBUG=1: the kernel with configs/debug.config on top; timeouts scaled.
-SRC     := $(if $(BASE),base,patched)
+# SERIES=NAME: one series of patches/series.cfg, on the series it requires
+# alone, instead of all of them: its own tree (build/series/NAME), kernel,
+# selftests and plan entries, for build, check, lint and bisect.
+SERIES  ?=
+SRC     := $(if $(BASE),base,$(if $(SERIES),$(SERIES),patched))
+TESTSRC := $(if $(SERIES),$(SERIES),patched)
 KIND    := $(if $(DEBUG),debug,test)
 SCALE   ?= $(if $(DEBUG),4,1)
 # ccache stores paths under the project relative to it, so another clone
@@ -22,10 +27,10 @@ export CCACHE_BASEDIR := $(CURDIR)
 T       ?=
 CMD     ?=
 BOOT    ?=
-export T CMD BOOT
+export T CMD BOOT SERIES
 RUNARGS := --src $(SRC) --kind $(KIND) --scale $(SCALE)
 
-.PHONY: help deps tree export base kernel selftests initramfs guest check \
+.PHONY: help deps tree export source base kernel selftests initramfs guest check \
 	check-full bench run lint bisect headers harness-selftest clean
 
 help:
@@ -35,34 +40,38 @@ help:
 deps:
 	@sh harness/deps.sh
 
-## tree          build/linux: pristine base commit + `git am` of patches/ (FORCE=1 recreates)
+## tree          build/linux: pristine base commit + `git am` of every series (FORCE=1 recreates)
 tree: deps
-	@$(SERIES) tree
+	@$(SERIESPY) tree
 
-## export        regenerate patches/ from the commits in build/linux
+## export        regenerate patches/<series>/ from the commits in build/linux
 export:
-	@$(SERIES) export
+	@$(SERIESPY) export
 
 build/linux/.git:
-	@$(SERIES) tree
+	@$(SERIESPY) tree
 
 base: deps
-	@$(SERIES) base
+	@$(SERIESPY) base
 
-kernel: deps $(if $(BASE),base,build/linux/.git)
+# With SERIES=NAME: build/series/NAME, made afresh from build/linux.
+source: build/linux/.git
+	$(if $(SERIES),@$(SERIESPY) checkout $(SERIES))
+
+kernel: deps $(if $(BASE),base,source)
 	@$(KBUILD) kernel $(SRC) $(KIND)
 
-selftests: deps build/linux/.git
-	@$(KBUILD) selftests patched
+selftests: deps source
+	@$(KBUILD) selftests $(TESTSRC)
 
 initramfs: selftests
-	@$(KBUILD) initramfs
+	@$(KBUILD) initramfs $(TESTSRC)
 
 guest: kernel initramfs
 
-## check         build, boot, run the test plan (T=pattern, BASE=1, DEBUG=1, ACCEL=tcg|kvm)
+## check         build, boot, run the test plan (T=pattern, BASE=1, DEBUG=1, SERIES=name, ACCEL=tcg|kvm)
 check: guest
-	@$(SERIES) status
+	@$(SERIESPY) status
 	@$(RUNNER) check $(RUNARGS) --mode check
 
 ## check-full    the plan plus every upstream KVM selftest it does not list
@@ -79,11 +88,11 @@ run: guest
 	@$(RUNNER) run $(RUNARGS)
 
 ## lint          checkpatch --strict, W=1 build of touched dirs, kernel-doc
-lint: build/linux/.git
+lint: source
 	@sh harness/lint.sh
 
 ## bisect        build the tree after every patch of the series (incremental; FROM=n starts at patch n)
-bisect: build/linux/.git
+bisect: source
 	@sh harness/bisect.sh
 
 ## headers       exported uapi headers for VMM authors, in build/headers/include

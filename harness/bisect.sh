@@ -3,9 +3,11 @@
 # make bisect: build the kernel (test config) and the KVM and VFIO selftests
 # after every patch of the series, so that each one is known to build.  One
 # work tree, checked out patch by patch, keeps the builds incremental.
+# With SERIES=NAME: the patches of its own tree (build/series/NAME), that is
+# the series it requires, then its own.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-tree=$top/build/linux
+tree=$top/build/${SERIES:+series/}${SERIES:-linux}
 wt=$top/build/bisect
 out=$top/build/out/bisect
 root=$(git -C "$tree" rev-list --max-parents=0 HEAD)

@@ -7,12 +7,13 @@ Each step is its own subcommand, in the manner of kunit_tool:
   kbuild.py config    SRC KIND   tinyconfig + configs/<fragments>, olddefconfig, validate
   kbuild.py kernel    SRC KIND   config, then bzImage (incremental, through ccache)
   kbuild.py selftests SRC        uapi headers and the static KVM selftests of SRC
-  kbuild.py initramfs            busybox, guest helpers and the patched selftests
+  kbuild.py initramfs [SRC]      busybox, guest helpers and SRC's selftests
 
-SRC is `patched` (build/linux) or `base` (build/base); KIND is `test` or
-`debug`.  One initramfs serves every kernel: the base kernel runs the
-patched tree's selftests, so a new test shows how the base fails it.
-Everything is written under build/out/.
+SRC is `patched` (build/linux, every series), `base` (build/base) or the name
+of one series (build/series/NAME, made by `series.py checkout NAME`); KIND is
+`test` or `debug`.  The base kernel runs the patched tree's selftests, so a
+new test shows how the base fails it; a series' kernel runs its own tree's
+(kbuild.py initramfs SRC).  Everything is written under build/out/.
 """
 
 import hashlib
@@ -27,6 +28,7 @@ TOP = Path(__file__).resolve().parent.parent
 HARNESS = TOP / 'harness'
 OUT = TOP / 'build' / 'out'
 SOURCES = {'patched': TOP / 'build' / 'linux', 'base': TOP / 'build' / 'base'}
+SERIES_TREES = TOP / 'build' / 'series'
 FRAGMENTS = {'test': ['test.config'], 'debug': ['test.config', 'debug.config']}
 JOBS = str(os.cpu_count() or 2)
 # Selftest directories built into the initramfs, where the tree has them
@@ -51,6 +53,21 @@ def run(cmd, **kw):
     return res
 
 
+def source_dir(src):
+    """The tree SRC names: patched, base, or a series' own work tree."""
+    return SOURCES.get(src, SERIES_TREES / src)
+
+
+def selftest_src(src):
+    """Whose selftests a kernel runs: the base runs the patched tree's."""
+    return 'patched' if src == 'base' else src
+
+
+def initramfs_path(src):
+    name = selftest_src(src)
+    return OUT / ('initramfs.cpio' if name == 'patched' else f'initramfs-{name}.cpio')
+
+
 def kernel_dir(src, kind):
     return OUT / f'{src}-{kind}'
 
@@ -61,7 +78,7 @@ def make_vars():
 
 
 def kmake(src, outdir, *targets, quiet=True):
-    cmd = ['make', '-C', str(SOURCES[src]), f'O={outdir}', f'-j{JOBS}', *make_vars(), *targets]
+    cmd = ['make', '-C', str(source_dir(src)), f'O={outdir}', f'-j{JOBS}', *make_vars(), *targets]
     if quiet:
         cmd.insert(1, '-s')
     run(cmd)
@@ -81,20 +98,20 @@ def kconfig_defines(src, name):
     """Whether some Kconfig file of SRC's tree defines option NAME (CONFIG_FOO)."""
     name = name.removeprefix('CONFIG_')
     return subprocess.run(['grep', '-rqE', '--include=Kconfig*', rf'^\s*(menu)?config {name}\s*$',
-                           str(SOURCES[src])]).returncode == 0
+                           str(source_dir(src))]).returncode == 0
 
 
 def missing_options(fragments, dotconfig, src='patched'):
     """Options a fragment asks for that olddefconfig did not keep: (name, want, got).
 
-    The base tree lacks the options the series adds (its samples, say):
-    those are not requested of it."""
+    The base tree, and a series' own tree, lack the options other series
+    add (the edu sample, say): those are not requested of them."""
     have = read_config(dotconfig)
     lost = []
     for frag in fragments:
         for name, want in read_config(frag).items():
             got = have.get(name, 'n')
-            if got != want and (src != 'base' or kconfig_defines(src, name)):
+            if got != want and (src == 'patched' or kconfig_defines(src, name)):
                 lost.append((name, want, got))
     return lost
 
@@ -120,7 +137,7 @@ def cmd_config(src, kind):
     log(f'configuring {outdir.relative_to(TOP)}: tinyconfig + {" ".join(FRAGMENTS[kind])}')
     outdir.mkdir(parents=True, exist_ok=True)
     kmake(src, outdir, 'tinyconfig')
-    run([str(SOURCES[src] / 'scripts/kconfig/merge_config.sh'), '-m', '-O', str(outdir),
+    run([str(source_dir(src) / 'scripts/kconfig/merge_config.sh'), '-m', '-O', str(outdir),
          str(outdir / '.config'), *map(str, fragment_paths(kind))],
         stdout=subprocess.DEVNULL)
     kmake(src, outdir, 'olddefconfig')
@@ -148,8 +165,8 @@ def cmd_selftests(src):
     out = selftests_dir(src)
     hdr = out / 'headers'
     log(f'building the static selftests of {src} into {out.relative_to(TOP)}')
-    run(['make', '-s', '-C', str(SOURCES[src]), f'O={hdr}', 'headers'])
-    selftests = SOURCES[src] / 'tools/testing/selftests'
+    run(['make', '-s', '-C', str(source_dir(src)), f'O={hdr}', 'headers'])
+    selftests = source_dir(src) / 'tools/testing/selftests'
     for target in SELFTEST_TARGETS:
         if not (selftests / target / 'Makefile').exists():
             continue
@@ -179,9 +196,9 @@ def test_binaries(src):
     return found
 
 
-def cmd_initramfs():
+def cmd_initramfs(src='patched'):
     stage = OUT / 'initramfs'
-    cpio = OUT / 'initramfs.cpio'
+    cpio = initramfs_path(src)
     busybox = shutil.which('busybox') or '/bin/busybox'
     if not Path(busybox).exists():
         die('busybox not found (apt-get install busybox-static)')
@@ -195,7 +212,7 @@ def cmd_initramfs():
     scripts = [p for p in (HARNESS / 'guest').iterdir() if p.suffix != '.c' and p.name != 'init']
     for h in [*helpers.iterdir(), *scripts]:
         shutil.copy2(h, stage / 'harness' / h.name)
-    binaries = test_binaries('patched')
+    binaries = test_binaries(selftest_src(src))
     for rel, path in binaries.items():
         dest = stage / 'selftests' / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -212,14 +229,17 @@ def cmd_initramfs():
 
 def main():
     args = sys.argv[1:]
-    cmds = {'config': (cmd_config, 2), 'kernel': (cmd_kernel, 2),
-            'selftests': (cmd_selftests, 1), 'initramfs': (cmd_initramfs, 0)}
-    if not args or args[0] not in cmds or len(args) != cmds[args[0]][1] + 1:
+    cmds = {'config': (cmd_config, 2, 2), 'kernel': (cmd_kernel, 2, 2),
+            'selftests': (cmd_selftests, 1, 1), 'initramfs': (cmd_initramfs, 0, 1)}
+    if not args or args[0] not in cmds or not cmds[args[0]][1] <= len(args) - 1 <= cmds[args[0]][2]:
         die('usage: kbuild.py config|kernel SRC KIND, kbuild.py selftests SRC, '
-            'kbuild.py initramfs')
-    fn, _ = cmds[args[0]]
-    if (len(args) > 1 and args[1] not in SOURCES) or (len(args) > 2 and args[2] not in FRAGMENTS):
-        die(f'SRC is one of {list(SOURCES)}, KIND one of {list(FRAGMENTS)}')
+            'kbuild.py initramfs [SRC]')
+    fn = cmds[args[0]][0]
+    if len(args) > 1 and not source_dir(args[1]).exists():
+        die(f'SRC is patched, base or a series checked out in build/series/ '
+            f'(no {source_dir(args[1]).relative_to(TOP)})')
+    if len(args) > 2 and args[2] not in FRAGMENTS:
+        die(f'KIND is one of {list(FRAGMENTS)}')
     fn(*args[1:])
 
 

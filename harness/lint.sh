@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # make lint: the checks a maintainer runs before applying the series.
+# With SERIES=NAME, that series' patches and its own tree (build/series/NAME).
 #  1. scripts/checkpatch.pl --strict on every patch in patches/: 0 errors,
 #     0 warnings, 0 checks, except the types listed with a reason in
 #     harness/checkpatch.exceptions; and a maintainer for every added file.
@@ -10,11 +11,17 @@
 #     version of the file does not have.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-tree=$top/build/linux
-out=$top/build/out/lint
+src=${SERIES:-patched}
+if [ -n "${SERIES:-}" ]; then
+	tree=$top/build/series/$SERIES
+	patches=$(ls "$top/patches/$SERIES"/[0-9]*.patch 2>/dev/null | grep -v '/0000-' || true)
+else
+	tree=$top/build/linux
+	patches=$(ls "$top"/patches/*/[0-9]*.patch 2>/dev/null | grep -v '/0000-' || true)
+fi
+out=$top/build/out/lint${SERIES:+-$SERIES}
 status=0
 
-patches=$(ls "$top"/patches/[0-9]*.patch 2>/dev/null | grep -v '/0000-' || true)
 if [ -z "$patches" ]; then
 	echo "lint: the series is empty: nothing to check"
 	exit 0
@@ -53,9 +60,9 @@ dirs=$(printf '%s\n' "$changed" | grep -E '^(arch|drivers|virt|mm|kernel|samples
 	xargs -r -n1 dirname | sort -u)
 if [ -n "$dirs" ]; then
 	echo "lint: W=1 build of:" $dirs
-	python3 "$top/harness/kbuild.py" config patched test
+	python3 "$top/harness/kbuild.py" config "$src" test
 	mkdir -p "$out"
-	cp "$top/build/out/patched-test/.config" "$out/.config"
+	cp "$top/build/out/$src-test/.config" "$out/.config"
 	make -s -C "$tree" O="$out" CC="ccache gcc" olddefconfig
 	: > "$out/w1.log"
 	for d in $dirs; do

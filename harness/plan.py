@@ -12,6 +12,8 @@ One INI section per test, in the spirit of kvm-unit-tests' unittests.cfg:
   boot    = extra kernel command line; tests that need one get their own boot
   expect  = pass (default) | skip | xfail
   reason  = why, required for skip and xfail: printed with the result
+  series  = the series of patches/series.cfg that adds the test: with
+            SERIES=NAME it runs only if NAME or a series NAME requires
 """
 
 import configparser
@@ -34,6 +36,7 @@ class Test:
     boot: str = ''
     expect: str = 'pass'
     reason: str = ''
+    series: str = ''
 
 
 class PlanError(Exception):
@@ -41,7 +44,8 @@ class PlanError(Exception):
 
 
 def _entry(name, section):
-    unknown = set(section) - {'cmd', 'timeout', 'groups', 'boot', 'expect', 'reason'}
+    unknown = set(section) - {'cmd', 'timeout', 'groups', 'boot', 'expect', 'reason',
+                              'series'}
     if unknown:
         raise PlanError(f'[{name}]: unknown keys {sorted(unknown)}')
     if not NAME.match(name):
@@ -52,7 +56,8 @@ def _entry(name, section):
                 groups=tuple(section.get('groups', '').split()),
                 boot=section.get('boot', '').strip(),
                 expect=section.get('expect', 'pass').strip(),
-                reason=' '.join(section.get('reason', '').split()))
+                reason=' '.join(section.get('reason', '').split()),
+                series=section.get('series', '').strip())
     if test.expect not in EXPECTATIONS:
         raise PlanError(f'[{name}]: expect must be one of {EXPECTATIONS}')
     if test.expect != 'pass' and not test.reason:
@@ -70,8 +75,9 @@ def load(path):
     return [_entry(name, parser[name]) for name in parser.sections()]
 
 
-def select(tests, mode, pattern=''):
-    """The entries a mode runs: check, full (check-full) or bench."""
+def select(tests, mode, pattern='', series=None):
+    """The entries a mode runs: check, full (check-full) or bench; with
+    @series (the names of the series in the tree), not the tests of others."""
     def wanted(t):
         if 'bench' in t.groups:
             return mode == 'bench'
@@ -79,6 +85,8 @@ def select(tests, mode, pattern=''):
             return False
         return mode == 'full' or 'full' not in t.groups
     chosen = [t for t in tests if wanted(t)]
+    if series is not None:
+        chosen = [t for t in chosen if not t.series or t.series in series]
     if pattern:
         glob = pattern if any(c in pattern for c in '*?[') else f'*{pattern}*'
         chosen = [t for t in chosen if fnmatch.fnmatch(t.name, glob)]

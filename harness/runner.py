@@ -17,7 +17,6 @@ failures allowed), 1 when one did, 2 when the harness itself could not run.
 # kunit_json apart from kunit_kernel).
 
 import argparse
-import functools
 import os
 import select
 import shutil
@@ -32,6 +31,7 @@ import console as con  # noqa: E402
 import kbuild  # noqa: E402
 import plan as planlib  # noqa: E402
 import qemu  # noqa: E402
+import series as serieslib  # noqa: E402
 from results import Results  # noqa: E402
 
 TOP = Path(__file__).resolve().parent.parent
@@ -77,7 +77,10 @@ class Guest:
 
     def __init__(self, src, kind, accel, machine='q35'):
         self.kernel = OUT / f'{src}-{kind}' / 'arch/x86/boot/bzImage'
-        self.initramfs = OUT / 'initramfs.cpio'
+        self.initramfs = kbuild.initramfs_path(src)
+        # Selftest name -> path under /selftests in the initramfs.
+        self.binaries = {Path(rel).name: rel for rel in
+                         kbuild.test_binaries(kbuild.selftest_src(src))}
         for path in (self.kernel, self.initramfs):
             if not path.exists():
                 raise HarnessError(f'{path} missing: build it first (make kernel)')
@@ -160,29 +163,24 @@ def boot_groups(tests):
     return groups
 
 
-@functools.lru_cache(maxsize=None)
-def guest_binaries():
-    """Selftest name -> path under /selftests in the initramfs."""
-    return {Path(rel).name: rel for rel in kbuild.test_binaries('patched')}
-
-
-def guest_path(cmd):
+def guest_path(cmd, binaries):
     """Name selftests by absolute path: the KVM selftest library reads its own
     ELF file through argv[0] (lib/elf.c), relative to the working directory."""
-    found = guest_binaries()
-    return ' '.join(f'/selftests/{found[w]}' if w in found else w for w in cmd.split(' '))
+    return ' '.join(f'/selftests/{binaries[w]}' if w in binaries else w
+                    for w in cmd.split(' '))
 
 
-def check_job(tests):
+def check_job(tests, binaries):
     """The job files of a check boot: /harness/tests, as guest/init reads it."""
     return {'job': 'MODE=check\n',
-            'tests': ''.join(f'{t.name}\t{t.timeout}\t{guest_path(t.cmd)}\n' for t in tests)}
+            'tests': ''.join(f'{t.name}\t{t.timeout}\t{guest_path(t.cmd, binaries)}\n'
+                             for t in tests)}
 
 
 def run_boot(guest, tests, watchdog, results, outdir, boot_no):
     """One boot over `tests`; returns the names it finished."""
     initrd = outdir / 'boot.cpio'
-    boot_initrd(guest.initramfs, check_job(tests), initrd)
+    boot_initrd(guest.initramfs, check_job(tests, guest.binaries), initrd)
     cmdline = tests[0].boot
     print(f'# boot {boot_no}: {len(tests)} tests'
           f'{", cmdline: " + cmdline if cmdline else ""} ({guest.accel})', flush=True)
@@ -227,8 +225,18 @@ def select_tests(args):
     from here on every test carries the timeout it really has."""
     tests = planlib.load(args.plan)
     if args.mode == 'full':
-        tests = planlib.add_unlisted(tests, list(guest_binaries()), args.auto_timeout)
-    return planlib.scaled(planlib.select(tests, args.mode, args.pattern), args.scale)
+        binaries = kbuild.test_binaries(kbuild.selftest_src(args.src))
+        tests = planlib.add_unlisted(tests, [Path(b).name for b in binaries],
+                                     args.auto_timeout)
+    chosen = planlib.select(tests, args.mode, args.pattern, series_in(args.src))
+    return planlib.scaled(chosen, args.scale)
+
+
+def series_in(src):
+    """The series a tree holds: all (None) but for one series' own tree."""
+    if src in ('patched', 'base'):
+        return None
+    return serieslib.series_in_tree(src)
 
 
 def cmd_check(args):
@@ -282,7 +290,7 @@ def cmd_run(args):
         boot_initrd(guest.initramfs, {'job': 'MODE=shell\n'}, initrd)
         print('# QEMU console: Ctrl-A X quits, Ctrl-A C switches to the monitor', flush=True)
         return subprocess.call(guest.command(initrd, args.boot, interactive=True))
-    boot_initrd(guest.initramfs, {'job': 'MODE=exec\n', 'cmd': guest_path(args.cmd) + '\n'}, initrd)
+    boot_initrd(guest.initramfs, {'job': 'MODE=exec\n', 'cmd': guest_path(args.cmd, guest.binaries) + '\n'}, initrd)
     console = con.Console()
     # No test runs in exec mode: the gap budget bounds the whole command.
     watchdog = Watchdog([], args.scale, gap=args.cmd_timeout)
@@ -308,7 +316,8 @@ def main():
     sub = ap.add_subparsers(dest='command', required=True)
     for name in ('check', 'run'):
         p = sub.add_parser(name)
-        p.add_argument('--src', default='patched', choices=('patched', 'base'))
+        p.add_argument('--src', default='patched',
+                       help='patched, base, or a series of patches/series.cfg')
         p.add_argument('--kind', default='test', choices=('test', 'debug'))
         p.add_argument('--accel', default=os.environ.get('ACCEL') or None,
                        choices=('tcg', 'kvm', None))

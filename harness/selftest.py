@@ -88,12 +88,23 @@ class HarnessTest(unittest.TestCase):
         self.assertEqual([t.name for t in full], ['a', 'a-variant', 'b'])
         self.assertEqual([t.name for t in planlib.select(full, 'full', 'b')], ['b'])
 
+    def test_series_selects_its_own_tests(self):
+        # SERIES=kvm-lbr: upstream tests and kvm-lbr's run, kvm-gmp's do not
+        # exist in that tree; without SERIES every test runs.
+        tests = [planlib.Test('upstream', 'upstream'),
+                 planlib.Test('lbr', 'lbr', series='kvm-lbr'),
+                 planlib.Test('gmp', 'gmp', series='kvm-gmp')]
+        names = lambda chosen: [t.name for t in chosen]
+        self.assertEqual(names(planlib.select(tests, 'check', '', ['kvm-lbr'])),
+                         ['upstream', 'lbr'])
+        self.assertEqual(names(planlib.select(tests, 'check')), ['upstream', 'lbr', 'gmp'])
+
     def test_scaled_timeout_is_the_same_everywhere(self):
         # SCALE=4 on a 120 s test: the guest kills it at 480 s, the host
         # watches it for 480 s plus the grace, and its result says 480 s.
         (t,) = planlib.scaled([planlib.Test('a', 'a', timeout=120)], 4)
         self.assertEqual(t.timeout, 480)
-        self.assertEqual(runner.check_job([t])['tests'], 'a\t480\ta\n')
+        self.assertEqual(runner.check_job([t], {})['tests'], 'a\t480\ta\n')
         self.assertEqual(runner.Watchdog([t], 4).budget(con.Outcome('a')),
                          480 + runner.HOST_GRACE)
         c = self.parse('@@H BOOTED x\n@@H BEGIN a\n@@H END a rc=0 signal=9 timeout=1 ms=480012\n')
