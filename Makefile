@@ -31,7 +31,7 @@ export T CMD BOOT SERIES
 RUNARGS := --src $(SRC) --kind $(KIND) --scale $(SCALE)
 
 .PHONY: help deps tree export source base kernel selftests initramfs guest check \
-	check-full bench run lint bisect headers harness-selftest clean
+	check-full bench run lint coccicheck bisect headers harness-selftest clean
 
 help:
 	@sed -n 's/^## //p' $(MAKEFILE_LIST)
@@ -87,9 +87,13 @@ bench: guest
 run: guest
 	@$(RUNNER) run $(RUNARGS)
 
-## lint          checkpatch --strict, W=1 build of touched dirs, kernel-doc
+## lint          checkpatch --strict, W=1 build of touched dirs, sparse, kernel-doc
 lint: source
 	@sh harness/lint.sh
+
+## coccicheck    every scripts/coccinelle script on the changed .c files: findings the base lacks
+coccicheck: source
+	@sh harness/robots.sh cocci build/$(if $(SERIES),series/$(SERIES),linux)
 
 ## bisect        build the tree after every patch of the series (incremental; FROM=n starts at patch n)
 bisect: source

@@ -5,10 +5,11 @@
 # harness/series.py (apt-get install linux-source-6.12=VERSION).
 set -eu
 
-# python3-ply and python3-git: checkpatch's SPDX check (scripts/spdxcheck.py).
+# python3-ply and python3-git: checkpatch's SPDX check (scripts/spdxcheck.py);
+# sparse and coccinelle: make lint's C=2 and coccicheck, as the robots run.
 PACKAGES="build-essential flex bison bc libelf-dev libssl-dev cpio kmod dwarves
 ccache python3 xz-utils busybox-static qemu-system-x86 git rsync python3-ply
-python3-git"
+python3-git sparse coccinelle"
 
 missing=""
 for pkg in $PACKAGES; do

@@ -7,7 +7,9 @@
 #     harness/checkpatch.exceptions; and a maintainer for every added file.
 #  2. A W=1 build of every directory the series touches (test config, in a
 #     build directory of its own so the normal build is not redone).
-#  3. scripts/kernel-doc -Wall on every changed .c/.h file: warnings the base
+#  3. sparse (C=2) on every changed .c file the test config builds: warnings
+#     the base version of the file does not have (harness/robots.sh).
+#  4. scripts/kernel-doc -Wall on every changed .c/.h file: warnings the base
 #     version of the file does not have.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,6 +71,7 @@ if [ -n "$dirs" ]; then
 		make -s -C "$tree" O="$out" -j"$(nproc)" CC="ccache gcc" W=1 "$d/" 2>&1 |
 			tee -a "$out/w1.log" | grep -E 'warning:|error:' && status=1
 	done
+	sh "$top/harness/robots.sh" sparse "$tree" "$out" || status=1
 fi
 
 # kernel-doc warnings of a file, without line numbers, so that the base and

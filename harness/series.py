@@ -28,6 +28,7 @@ description of its series' branch (`git branch --edit-description NAME`).
 import configparser
 import email
 import email.policy
+import fcntl
 import hashlib
 import os
 import re
@@ -211,7 +212,14 @@ def cherry_pick(wt, commits):
 
 def derive(series, s, commits):
     """Make branch @s.name: @s's commits on its prerequisites alone.  Returns
-    the commit its own patches start from."""
+    the commit its own patches start from.  One derivation at a time: an
+    export and a SERIES= check may run side by side."""
+    with open(TOP / 'build' / 'derive.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return derive_locked(series, s, commits)
+
+
+def derive_locked(series, s, commits):
     wt = derive_tree()
     git('checkout', '-q', '--detach', root_commit(), cwd=wt)
     for pre in prerequisites(series, s):
