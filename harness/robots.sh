@@ -32,10 +32,11 @@ in_base() {
 	git -C "$tree" cat-file -e "$root:$1" 2>/dev/null
 }
 
-# sparse's warnings for FILE in TREE, built in OUT.
+# sparse's warnings for FILE in TREE, built in OUT, with paths relative to
+# TREE so that the base's and the series' compare.
 sparse_file() {
 	make -s -C "$1" O="$2" CC="ccache gcc" C=2 "${3%.c}.o" 2>&1 |
-		grep -E ': (warning|error):' | unnumbered || true
+		grep -E ': (warning|error):' | sed "s|$1/||" | unnumbered || true
 }
 
 run_sparse() {
@@ -71,7 +72,7 @@ cocci_files() {
 			--cocci-file "$s" -I arch/x86/include -I include \
 			-I arch/x86/include/uapi -I include/uapi \
 			--include include/linux/kconfig.h "$@" 2>/dev/null) || true
-	done | unnumbered
+	done | sed "s|$dir/||" | unnumbered
 }
 
 run_cocci() {
