@@ -12,7 +12,8 @@
 # commit of its own, build/lint-base, built in build/out/lint-base.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-check=$1 tree=$2
+check=$1
+tree=$(cd "$2" && pwd)	# absolute: make -C runs in it, O= is taken from there
 base=$top/build/lint-base
 bout=$top/build/out/lint-base
 root=$(git -C "$tree" rev-list --max-parents=0 HEAD)
@@ -95,7 +96,7 @@ run_cocci() {
 }
 
 case $check in
-sparse) run_sparse "$3" ;;
+sparse) run_sparse "$(cd "$3" && pwd)" ;;
 cocci) run_cocci ;;
 *) echo "usage: robots.sh sparse TREE OUT | cocci TREE" >&2; exit 2 ;;
 esac
