@@ -7,6 +7,9 @@ SERIESPY := $(PY) harness/series.py
 KBUILD  := $(PY) harness/kbuild.py
 RUNNER  := $(PY) harness/runner.py
 
+# The VMM side: QEMU on the new uAPI (vmm/qemu/README.md).
+include vmm/qemu/qemu.mk
+
 # BASE=1: the pristine base kernel instead of the patched one (same tests,
 # built from the patched tree, so new tests show how the base fails them).
 # DEBUG=1: the kernel with configs/debug.config on top; timeouts scaled.
@@ -31,7 +34,7 @@ export T CMD BOOT SERIES
 RUNARGS := --src $(SRC) --kind $(KIND) --scale $(SCALE)
 
 .PHONY: help deps tree export source base kernel selftests initramfs guest check \
-	check-full bench run lint coccicheck bisect headers harness-selftest clean
+	check-full bench fuzz run lint coccicheck bisect headers harness-selftest clean
 
 help:
 	@sed -n 's/^## //p' $(MAKEFILE_LIST)
@@ -81,6 +84,15 @@ check-full: guest
 ## bench         the plan's benchmarks (entries in group `bench`); never pass/fail
 bench: guest
 	@$(RUNNER) check $(RUNARGS) --mode bench --results $(SRC)-$(KIND)-bench
+
+## fuzz          the plan's fuzzers (group `fuzz`) on the debug kernel, SECONDS= each
+##               (default 300) from SEED= (default 1), then the kmemleak check
+SECONDS ?= 300
+SEED    ?= 1
+fuzz:
+	@$(MAKE) --no-print-directory guest DEBUG=1
+	@$(RUNNER) check --src $(SRC) --kind debug --scale 4 --mode fuzz \
+		--seconds $(SECONDS) --seed $(SEED) --results $(SRC)-debug-fuzz
 
 ## run           boot to a shell on the serial console; CMD='...' runs one command,
 ##               BOOT='...' adds to the kernel command line (e.g. kvm_amd.npt=0)

@@ -76,11 +76,16 @@ def load(path):
 
 
 def select(tests, mode, pattern='', series=None):
-    """The entries a mode runs: check, full (check-full) or bench; with
+    """The entries a mode runs: check, full (check-full), bench or fuzz; with
     @series (the names of the series in the tree), not the tests of others."""
     def wanted(t):
         if 'bench' in t.groups:
             return mode == 'bench'
+        if 'fuzz' in t.groups:
+            return mode == 'fuzz'
+        if mode == 'fuzz':
+            # The leak check after the fuzzers.
+            return 'debug' in t.groups
         if mode == 'bench':
             return False
         return mode == 'full' or 'full' not in t.groups
@@ -99,6 +104,17 @@ def add_unlisted(tests, binaries, timeout):
     extra = [Test(name=b, cmd=b, timeout=timeout, groups=('auto',))
              for b in sorted(binaries) if b not in listed]
     return tests + extra
+
+
+def fuzzing(tests, seconds, seed):
+    """make fuzz: the fuzzers' {seconds} and {seed} filled in, and the run's
+    length added to their timeouts (before scaling)."""
+    def fill(t):
+        if 'fuzz' not in t.groups:
+            return t
+        return dataclasses.replace(t, cmd=t.cmd.format(seconds=seconds, seed=seed),
+                                   timeout=t.timeout + seconds)
+    return [fill(t) for t in tests]
 
 
 def scaled(tests, factor):

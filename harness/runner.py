@@ -229,6 +229,8 @@ def select_tests(args):
         tests = planlib.add_unlisted(tests, [Path(b).name for b in binaries],
                                      args.auto_timeout)
     chosen = planlib.select(tests, args.mode, args.pattern, series_in(args.src))
+    if args.mode == 'fuzz':
+        chosen = planlib.fuzzing(chosen, args.seconds, args.seed)
     return planlib.scaled(chosen, args.scale)
 
 
@@ -250,7 +252,7 @@ def cmd_check(args):
     planlib.save(outdir / 'plan.json', tests, args.scale)
     print(f'# {len(tests)} tests on {args.src}-{args.kind} kernel, '
           f'results in {outdir.relative_to(TOP)}', flush=True)
-    results = Results(outdir, tests, show_output=args.mode == 'bench')
+    results = Results(outdir, tests, show_output=args.mode in ('bench', 'fuzz'))
     run_plan(guest, tests, Watchdog(tests, args.scale), results, outdir)
     results.finish_unrun()
     return results.summary()
@@ -325,7 +327,9 @@ def main():
                        help='multiply every timeout (debug kernels are slower)')
     check = sub.choices['check']
     check.add_argument('--plan', default=str(TOP / 'harness/plan.cfg'))
-    check.add_argument('--mode', default='check', choices=('check', 'full', 'bench'))
+    check.add_argument('--mode', default='check', choices=('check', 'full', 'bench', 'fuzz'))
+    check.add_argument('--seconds', type=int, default=300, help='fuzz: how long each fuzzer runs')
+    check.add_argument('--seed', default='1', help='fuzz: the seed every fuzzer starts from')
     check.add_argument('--pattern', default=os.environ.get('T', ''))
     check.add_argument('--results', default='', help='results directory name')
     check.add_argument('--auto-timeout', type=int, default=120,

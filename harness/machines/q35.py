@@ -30,7 +30,8 @@ MACHINE = Machine(
     devices=[
         'intel-iommu,aw-bits=48,intremap=on',
         # The edu DMA engine (PCI 1234:11e8) goes through the IOMMU; without
-        # the full mask QEMU limits its DMA addresses to 28 bits.  Alone
+        # the full mask QEMU limits its DMA addresses to 28 bits (the kernel
+        # command line tells edu-vfio-pci: edu_vfio_pci.dma_bits).  Alone
         # behind a root port it gets a reset (secondary bus reset), which
         # the migration test's resume-after-reset case uses.
         'pcie-root-port,id=rp2,chassis=2,slot=2',
@@ -49,6 +50,8 @@ MACHINE = Machine(
         # edu (1234:11e8) is bound by harness/guest/init: to its variant
         # driver edu-vfio-pci where the kernel has one, else to vfio-pci.
         'vfio-pci.ids=1af4:1110',
+        # edu's dma_mask above is the full 64 bits; the driver cannot read it.
+        'edu_vfio_pci.dma_bits=64',
         'rdinit=/init',
     ],
 )
