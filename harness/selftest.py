@@ -82,6 +82,14 @@ class HarnessTest(unittest.TestCase):
         self.assertEqual(names, {'check': ['a'], 'full': ['a', 'slow'], 'bench': ['bench_x']})
         self.assertEqual([t.name for t in planlib.select(tests, 'full', 'sl')], ['slow'])
 
+    def test_fuzz_mode_runs_fuzzers_then_the_leak_check(self):
+        tests = [planlib.Test('a', 'a'), planlib.Test('leaks', 'l', groups=('debug',)),
+                 planlib.Test('fz', 'f -s {seed} -d {seconds}', timeout=100, groups=('fuzz',))]
+        self.assertEqual([t.name for t in planlib.select(tests, 'check')], ['a', 'leaks'])
+        chosen = planlib.fuzzing(planlib.select(tests, 'fuzz'), 600, '7')
+        self.assertEqual([(t.name, t.cmd, t.timeout) for t in chosen],
+                         [('leaks', 'l', 60), ('fz', 'f -s 7 -d 600', 700)])
+
     def test_full_mode_adds_only_unlisted_selftests(self):
         tests = [planlib.Test('a', 'a -x'), planlib.Test('a-variant', 'a -y')]
         full = planlib.add_unlisted(tests, ['a', 'b'], 120)

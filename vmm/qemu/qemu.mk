@@ -23,3 +23,8 @@ vmm-check: qemu
 ## vmm-bench     nested boots (VMM_N=5 each) with stock, patched and variant QEMUs; a table of exits and boot times
 vmm-bench: qemu
 	N=$(VMM_N) sh $(VMM_QEMU)/bench.sh
+
+.PHONY: vmm-p2p
+## vmm-p2p       P2P DMA (edu -> ivshmem BAR2) through the host's stock QEMU 7.2 + vfio-pci in a nested KVM guest, decode on/off/on, on the patched and the base kernel
+vmm-p2p:
+	$(PY) $(VMM_QEMU)/p2p.py patched base
