@@ -69,11 +69,14 @@ VARIANTS = {
     'patched-ovmf': ('/patched/qemu-system-x86_64', '-bios /fw/OVMF.fd', '', 'linux'),
 }
 
-INNER_INIT = r'''#!/bin/busybox sh
+# What every init here starts with: busybox's applets, /proc and /sys.
+INIT_START = r'''#!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
-echo "NESTED-INIT uptime=$(cut -d' ' -f1 /proc/uptime)"
+'''
+
+INNER_INIT = INIT_START + r'''echo "NESTED-INIT uptime=$(cut -d' ' -f1 /proc/uptime)"
 for d in /sys/bus/pci/devices/*; do
     echo "PCIDEV ${d##*/} $(cat $d/vendor):$(cat $d/device) class=$(cat $d/class)"
 done
@@ -104,11 +107,7 @@ echo o > /proc/sysrq-trigger
 sleep 10
 '''
 
-OUTER_INIT = r'''#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev 2>/dev/null
+OUTER_INIT = INIT_START + r'''mount -t devtmpfs dev /dev 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tmpfs tmp /tmp
 echo "OUTER-INIT kvm_amd.nested=$(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null) kvm=$(ls /dev/kvm 2>&1)"

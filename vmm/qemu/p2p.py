@@ -42,11 +42,7 @@ KERNELS = {
 }
 SRC = Path(__file__).resolve().parent / 'p2p' / 'p2p.c'
 
-INNER_INIT = r'''#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-echo "NESTED-INIT uptime=$(cut -d' ' -f1 /proc/uptime)"
+INNER_INIT = nested.INIT_START + r'''echo "NESTED-INIT uptime=$(cut -d' ' -f1 /proc/uptime)"
 edu=; ivs=
 for d in /sys/bus/pci/devices/*; do
     id="$(cat $d/vendor):$(cat $d/device)"
@@ -70,11 +66,7 @@ echo o > /proc/sysrq-trigger
 sleep 10
 '''
 
-OUTER_INIT = r'''#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev 2>/dev/null
+OUTER_INIT = nested.INIT_START + r'''mount -t devtmpfs dev /dev 2>/dev/null
 mount -t tmpfs tmp /tmp
 echo "OUTER-INIT kernel=$(uname -r) kvm=$(ls /dev/kvm 2>&1) cmdline=$(cat /proc/cmdline)"
 bind() {   # vendor:device -> prints the BDF
