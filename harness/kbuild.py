@@ -11,7 +11,7 @@ Each step is its own subcommand, in the manner of kunit_tool:
 
 SRC is `patched` (build/linux, every series), `base` (build/base) or the name
 of one series (build/series/NAME, made by `series.py checkout NAME`); KIND is
-`test` or `debug`.  The base kernel runs the patched tree's selftests, so a
+`test`, `debug` or `gcov` (make coverage: gcov on the series' directories).  The base kernel runs the patched tree's selftests, so a
 new test shows how the base fails it; a series' kernel runs its own tree's
 (kbuild.py initramfs SRC).  Everything is written under build/out/.
 """
@@ -29,7 +29,8 @@ HARNESS = TOP / 'harness'
 OUT = TOP / 'build' / 'out'
 SOURCES = {'patched': TOP / 'build' / 'linux', 'base': TOP / 'build' / 'base'}
 SERIES_TREES = TOP / 'build' / 'series'
-FRAGMENTS = {'test': ['test.config'], 'debug': ['test.config', 'debug.config']}
+FRAGMENTS = {'test': ['test.config'], 'debug': ['test.config', 'debug.config'],
+             'gcov': ['test.config', 'gcov.config']}
 JOBS = str(os.cpu_count() or 2)
 # Selftest directories built into the initramfs, where the tree has them
 # (vfio/ comes with the series).
@@ -154,7 +155,101 @@ def cmd_kernel(src, kind):
     cmd_config(src, kind)
     outdir = kernel_dir(src, kind)
     log(f'building {outdir.relative_to(TOP)}/arch/x86/boot/bzImage')
-    kmake(src, outdir, 'bzImage')
+    if kind != 'gcov':
+        kmake(src, outdir, 'bzImage')
+        return
+    sources = gcov_sources(src)
+    make_vars_gcov, ambiguous = gcov_make_vars(src, sources)
+    for s in ambiguous:
+        log(f'gcov: not profiling {s}: another object of the tree has its name')
+    kmake(src, outdir, 'bzImage', *make_vars_gcov)
+    check_instrumented(outdir, [s for s in sources if s not in ambiguous])
+
+
+# ---------------------------------------------------------------------------
+# The gcov kind (make coverage).  Kbuild profiles an object when
+# GCOV_PROFILE_<stem>.o is y, <stem> being the object's path relative to the
+# directory whose Makefile builds it (scripts/Makefile.lib, target-stem).  A
+# command-line variable reaches every sub-make, so the kernel tree stays
+# untouched; a name that matches no object does nothing.
+
+def series_root(tree):
+    """The pristine base commit: the root of every tree series.py makes."""
+    return subprocess.run(['git', '-C', str(tree), 'rev-list', '--max-parents=0', 'HEAD'],
+                          capture_output=True, text=True, check=True).stdout.split()[0]
+
+
+def gcov_sources(src):
+    """The kernel .c files the series change (committed or not: make check
+    tests the work tree), relative to the tree: all the report reads."""
+    tree = source_dir(src)
+    changed = subprocess.run(['git', '-C', str(tree), 'diff', '--name-only', series_root(tree),
+                              '--', '*.c', ':!tools/', ':!scripts/'],
+                             capture_output=True, text=True, check=True).stdout.split()
+    return [f for f in changed if (tree / f).exists()]
+
+
+def has_makefile(tree, d):
+    return (tree / d / 'Makefile').exists() or (tree / d / 'Kbuild').exists()
+
+
+def gcov_stems(tree, source, make_dirs):
+    """The target-stems SOURCE's object may be built under: relative to its
+    nearest directory with a Makefile, and, for a directory without one
+    (virt/kvm, which arch/x86/kvm/Makefile builds as ../../../virt/kvm/),
+    relative to every other profiled directory that has one."""
+    stem = Path(source).with_suffix('')
+    stems = {owner_stem(tree, source)}
+    if not has_makefile(tree, stem.parent):
+        stems |= {os.path.relpath(stem, d) for d in make_dirs}
+    return stems
+
+
+def owner_stem(tree, source):
+    """SOURCE's stem relative to its nearest directory with a Makefile: the
+    target-stem kbuild gives its object in the usual case."""
+    stem = Path(source).with_suffix('')
+    owner = next(p for p in stem.parents if has_makefile(tree, p) or p == Path('.'))
+    return os.path.relpath(stem, owner)
+
+
+def stem_collides(tree, stem, source, files):
+    """Whether another object of the tree has STEM: GCOV_PROFILE_main.o would
+    also profile arch/x86/boot/main.o, which cannot link gcov."""
+    if stem.startswith('..'):
+        return False
+    return any(f != source and Path(f).with_suffix('').as_posix().endswith(stem)
+               and owner_stem(tree, f) == stem for f in files)
+
+
+def gcov_make_vars(src, sources):
+    """GCOV_PROFILE_<stem>.o=y for every stem of SOURCES no other file shares;
+    returns (make variables, sources left unprofiled because of that)."""
+    tree = source_dir(src)
+    files = subprocess.run(['git', '-C', str(tree), 'ls-files', '*.c', '*.S'],
+                           capture_output=True, text=True, check=True).stdout.split()
+    make_dirs = sorted({str(Path(s).parent) for s in sources
+                        if has_makefile(tree, Path(s).parent)})
+    stems, ambiguous = set(), []
+    for s in sources:
+        mine = gcov_stems(tree, s, make_dirs)
+        if any(stem_collides(tree, st, s, files) for st in mine):
+            ambiguous.append(s)
+        else:
+            stems |= mine
+    return [f'GCOV_PROFILE_{stem}.o=y' for stem in sorted(stems)], ambiguous
+
+
+def check_instrumented(outdir, sources):
+    """Every profiled source that was compiled must have its .gcno: a stem
+    rule that missed would make its lines look unreached."""
+    built = [s for s in sources if (outdir / s).with_suffix('.o').exists()]
+    missed = [s for s in built if not (outdir / s).with_suffix('.gcno').exists()]
+    for s in missed:
+        print(f'kbuild: {s} was compiled without gcov', file=sys.stderr)
+    if missed or not built:
+        die(f'gcov: {len(missed)} of {len(built)} compiled sources not profiled')
+    log(f'gcov: {len(built)} compiled sources profiled')
 
 
 def selftests_dir(src):
