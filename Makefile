@@ -34,7 +34,8 @@ export T CMD BOOT SERIES
 RUNARGS := --src $(SRC) --kind $(KIND) --scale $(SCALE)
 
 .PHONY: help deps tree export source base kernel selftests initramfs guest check \
-	check-full bench fuzz run lint coccicheck bisect headers harness-selftest clean
+	check-full bench fuzz run lint coccicheck bisect headers harness-selftest clean \
+	coverage
 
 help:
 	@sed -n 's/^## //p' $(MAKEFILE_LIST)
@@ -93,6 +94,18 @@ fuzz:
 	@$(MAKE) --no-print-directory guest DEBUG=1
 	@$(RUNNER) check --src $(SRC) --kind debug --scale 4 --mode fuzz \
 		--seconds $(SECONDS) --seed $(SEED) --results $(SRC)-debug-fuzz
+
+## coverage      the plan (T=pattern) on a kernel with gcov on the files the series change:
+##               per series, the added lines it reached and the ones it did not
+##               (build/results/coverage/); integration tree only, not part of check
+# A failing test does not stop the report (it counts what ran); a harness
+# error (exit 2) does.
+coverage: deps build/linux/.git initramfs
+	@$(if $(SERIES)$(BASE),echo 'coverage: the integration tree only (no SERIES=, BASE=)' >&2; exit 2)
+	@$(KBUILD) kernel patched gcov
+	@$(RUNNER) check --src patched --kind gcov --scale $(SCALE) --mode check; \
+		rc=$$?; [ $$rc -le 1 ] || exit $$rc
+	@$(PY) harness/coverage.py report --src patched
 
 ## run           boot to a shell on the serial console; CMD='...' runs one command,
 ##               BOOT='...' adds to the kernel command line (e.g. kvm_amd.npt=0)

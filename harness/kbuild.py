@@ -164,6 +164,7 @@ def cmd_kernel(src, kind):
         log(f'gcov: not profiling {s}: another object of the tree has its name')
     kmake(src, outdir, 'bzImage', *make_vars_gcov)
     check_instrumented(outdir, [s for s in sources if s not in ambiguous])
+    (outdir / GCOV_TREE_STAMP).write_text(gcov_tree_digest(source_dir(src)))
 
 
 # ---------------------------------------------------------------------------
@@ -172,6 +173,18 @@ def cmd_kernel(src, kind):
 # directory whose Makefile builds it (scripts/Makefile.lib, target-stem).  A
 # command-line variable reaches every sub-make, so the kernel tree stays
 # untouched; a name that matches no object does nothing.
+
+GCOV_TREE_STAMP = '.harness-gcov-tree'
+
+
+def gcov_tree_digest(tree):
+    """What the coverage kernel was built from: the series' kernel code, as a
+    diff from the base, so that a report on a tree changed since can say so."""
+    diff = subprocess.run(['git', '-C', str(tree), 'diff', series_root(tree), '--',
+                           '*.c', '*.h', ':!tools/', ':!scripts/'],
+                          capture_output=True, check=True).stdout
+    return hashlib.sha256(diff).hexdigest()
+
 
 def series_root(tree):
     """The pristine base commit: the root of every tree series.py makes."""

@@ -76,6 +76,7 @@ class Guest:
     """A booted kernel: the kernel image, its initramfs and the QEMU machine."""
 
     def __init__(self, src, kind, accel, machine='q35'):
+        self.kind = kind
         self.kernel = OUT / f'{src}-{kind}' / 'arch/x86/boot/bzImage'
         self.initramfs = kbuild.initramfs_path(src)
         # Selftest name -> path under /selftests in the initramfs.
@@ -177,10 +178,34 @@ def check_job(tests, binaries):
                              for t in tests)}
 
 
+# ---------------------------------------------------------------------------
+# make coverage: a gcov kernel's counters leave the guest the way everything
+# else does, on the console.  After a boot's tests one more job line copies
+# the .gcda files out of debugfs (they report size 0, so tar cannot read them
+# in place), and prints them as base64 of a tar.gz between GCOV_MARK lines,
+# kernel messages muted so that none splits a line; harness/coverage.py reads
+# them back from console-N.log.  The plan does not hold the entry, so the
+# results ignore it.
+
+GCOV_MARK = '@@GCOV'
+GCOV_DUMP = planlib.Test(
+    name='gcov-dump', timeout=300,
+    cmd="read lvl rest < /proc/sys/kernel/printk; dmesg -n 1; "
+        "cd /sys/kernel/debug/gcov && find . -name '*.gcda' | "
+        "while read f; do mkdir -p \"/tmp/gcov/${f%/*}\" && cat \"$f\" > \"/tmp/gcov/$f\"; done; "
+        f"echo {GCOV_MARK} BEGIN; tar -C /tmp/gcov -cz . | base64; echo {GCOV_MARK} END; "
+        "rm -rf /tmp/gcov; dmesg -n $lvl")
+
+
+def job_tests(guest, tests):
+    """The job's tests: the plan's, and the gcov dump last on a gcov kernel."""
+    return tests + [GCOV_DUMP] if guest.kind == 'gcov' else tests
+
+
 def run_boot(guest, tests, watchdog, results, outdir, boot_no):
     """One boot over `tests`; returns the names it finished."""
     initrd = outdir / 'boot.cpio'
-    boot_initrd(guest.initramfs, check_job(tests, guest.binaries), initrd)
+    boot_initrd(guest.initramfs, check_job(job_tests(guest, tests), guest.binaries), initrd)
     cmdline = tests[0].boot
     print(f'# boot {boot_no}: {len(tests)} tests'
           f'{", cmdline: " + cmdline if cmdline else ""} ({guest.accel})', flush=True)
@@ -253,7 +278,7 @@ def cmd_check(args):
     print(f'# {len(tests)} tests on {args.src}-{args.kind} kernel, '
           f'results in {outdir.relative_to(TOP)}', flush=True)
     results = Results(outdir, tests, show_output=args.mode in ('bench', 'fuzz'))
-    run_plan(guest, tests, Watchdog(tests, args.scale), results, outdir)
+    run_plan(guest, tests, Watchdog(job_tests(guest, tests), args.scale), results, outdir)
     results.finish_unrun()
     return results.summary()
 
@@ -320,7 +345,7 @@ def main():
         p = sub.add_parser(name)
         p.add_argument('--src', default='patched',
                        help='patched, base, or a series of patches/series.cfg')
-        p.add_argument('--kind', default='test', choices=('test', 'debug'))
+        p.add_argument('--kind', default='test', choices=('test', 'debug', 'gcov'))
         p.add_argument('--accel', default=os.environ.get('ACCEL') or None,
                        choices=('tcg', 'kvm', None))
         p.add_argument('--scale', type=float, default=1.0,

@@ -12,9 +12,12 @@ scaled timeout and say so, and the hung guest be given up at it plus the
 host's grace.
 """
 
+import base64
+import io
 import json
 import subprocess
 import sys
+import tarfile
 import tempfile
 import unittest
 from pathlib import Path
@@ -22,6 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import console as con  # noqa: E402
+import coverage  # noqa: E402
 import kbuild  # noqa: E402
 import plan as planlib  # noqa: E402
 import runner  # noqa: E402
@@ -127,6 +131,89 @@ class HarnessTest(unittest.TestCase):
             planlib._entry('a', {'expect': 'xfail'})
 
 
+# `gcov --json-format --stdout` of a kernel object, cut down: its own .c
+# (named relative to the build directory, as kbuild compiles with O=), an
+# inline header of the tree, and a generated header outside it.
+SAVED_GCOV = {
+    'format_version': '1', 'gcc_version': '12.2.0',
+    'current_working_directory': '/build/out/patched-gcov',
+    'data_file': '/tmp/coverage-x/console-1/arch/x86/kvm/x86.gcda',
+    'files': [
+        {'file': '../../linux/arch/x86/kvm/x86.c', 'functions': [], 'lines': [
+            {'line_number': 10, 'count': 4, 'unexecuted_block': False, 'branches': []},
+            {'line_number': 11, 'count': 0, 'unexecuted_block': True, 'branches': []},
+            {'line_number': 11, 'count': 2, 'unexecuted_block': False, 'branches': []}]},
+        {'file': '/build/linux/include/linux/kvm_host.h', 'functions': [], 'lines': [
+            {'line_number': 7, 'count': 0, 'unexecuted_block': True, 'branches': []}]},
+        {'file': './arch/x86/include/generated/asm/rwonce.h', 'functions': [], 'lines': [
+            {'line_number': 1, 'count': 9, 'unexecuted_block': False, 'branches': []}]}]}
+
+# `git blame --porcelain` of three lines: a base line, then two lines of one
+# commit (the second header of a group carries no line count).
+SAVED_BLAME = (
+    'a' * 40 + ' 1 1 1\nauthor base\nfilename x.c\n\tint base;\n'
+    + 'b' * 40 + ' 5 2 2\nauthor series\nsummary KVM: add\nfilename x.c\n\tif (allones)\n'
+    + 'b' * 40 + ' 6 3\n\t\treturn 0;\n')
+
+
+class CoverageTest(unittest.TestCase):
+    """harness/coverage.py on saved gcov and blame output (no boot, no gcov)."""
+
+    def test_gcov_lines_of_the_tree_only(self):
+        counts = coverage.gcov_lines(SAVED_GCOV, '/build/linux')
+        self.assertEqual(counts, {('arch/x86/kvm/x86.c', 10): 4, ('arch/x86/kvm/x86.c', 11): 2,
+                                  ('include/linux/kvm_host.h', 7): 0})
+
+    def test_console_gives_back_the_gcda(self):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode='w:gz') as tar:
+            for name, data in (('./build/out/patched-gcov/virt/kvm/gmp.gcda', b'gcda'),
+                               ('./build/out/patched-gcov/virt/kvm/gmp.gcno', b'x')):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        text = base64.encodebytes(buf.getvalue()).decode().splitlines()
+        # A kernel line inside the dump is not base64 and is skipped.
+        console = ['@@H BEGIN gcov-dump', '@@GCOV BEGIN', text[0],
+                   '[   12.000001] kvm: a late message', *text[1:], '@@GCOV END',
+                   '@@GCOV BEGIN', 'AAAA', '@@GCOV END', '@@GCOV BEGIN', 'A', '@@GCOV END']
+        good, truncated, damaged = coverage.console_blobs(console)
+        self.assertEqual(coverage.gcda_members(good),
+                         {'build/out/patched-gcov/virt/kvm/gmp.gcda': b'gcda'})
+        self.assertIsNone(coverage.gcda_members(truncated))
+        self.assertIsNone(damaged)
+
+    def test_gcda_found_under_another_build_path(self):
+        with tempfile.TemporaryDirectory() as objtree:
+            Path(objtree, 'virt/kvm').mkdir(parents=True)
+            Path(objtree, 'virt/kvm/gmp.gcno').touch()
+            self.assertEqual(coverage.object_of('ci/clone/build/out/patched-gcov/virt/kvm/gmp.gcda',
+                                                Path(objtree)), Path('virt/kvm/gmp'))
+            self.assertIsNone(coverage.object_of('x/lib/other.gcda', Path(objtree)))
+
+    def test_blame_names_each_line(self):
+        self.assertEqual(coverage.parse_blame(SAVED_BLAME),
+                         {1: ('a' * 40, 'int base;'), 2: ('b' * 40, 'if (allones)'),
+                          3: ('b' * 40, '\treturn 0;')})
+
+    def test_series_figures_and_unreached_ranges(self):
+        # x.c: 1-3 and 6 added, 3 is blank; 9 reached between 6 and 10.
+        added = {('x.c', n): ('s', f'line {n}') for n in (1, 2, 3, 6, 10)}
+        added[('y.c', 1)] = ('s', 'not built')
+        added[('x.c', 4)] = ('t', 'reached')
+        executable = {('x.c', n) for n in (1, 2, 4, 6, 9, 10)}
+        reached = {('x.c', 4), ('x.c', 9)}
+        report = coverage.series_report(added, executable, reached, {'x.c'})
+        s = report['s']
+        self.assertEqual((s['executable'], s['reached'], s['percent']), (4, 0, 0.0))
+        self.assertEqual([(r['first'], r['last']) for r in s['unreached']], [(1, 2), (6, 6), (10, 10)])
+        self.assertEqual(s['not_profiled'], {'y.c': 1})
+        self.assertEqual((report['t']['reached'], report['t']['percent']), (1, 100.0))
+        text = coverage.report_text(report, ['s', 't', 'u'], [])
+        self.assertIn('s: 4 added executable lines, 0 reached (0.0%)\n  x.c:1-2:\n        1: line 1\n', text)
+        self.assertIn('u: adds no kernel code', text)
+
+
 EXPECTED = {
     'passes': 'PASS', 'fails': 'FAIL', 'skips_with_reason': 'SKIP', 'kernel_splat': 'FAIL',
     'loops_forever': 'TIMEOUT', 'after_loop': 'PASS',
@@ -191,7 +278,8 @@ def live_run():
 
 
 def main():
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(HarnessTest)
+    load = unittest.defaultTestLoader.loadTestsFromTestCase
+    suite = unittest.TestSuite([load(HarnessTest), load(CoverageTest)])
     if not unittest.TextTestRunner(verbosity=1).run(suite).wasSuccessful():
         return 1
     bad = live_run()
