@@ -206,7 +206,7 @@ def series_report(added, executable, reached, built):
     (file, line); built: files the coverage kernel profiled."""
     out = {}
     for (f, line), (name, src) in sorted(added.items()):
-        s = out.setdefault(name, {'executable': 0, 'reached': 0, 'unreached': {},
+        s = out.setdefault(name, {'executable': 0, 'reached': 0, 'files': {}, 'unreached': {},
                                   'not_profiled': {}})
         if f not in built:
             if f.endswith('.c'):
@@ -215,8 +215,11 @@ def series_report(added, executable, reached, built):
         if (f, line) not in executable:
             continue
         s['executable'] += 1
+        per_file = s['files'].setdefault(f, [0, 0])     # reached, executable
+        per_file[1] += 1
         if (f, line) in reached:
             s['reached'] += 1
+            per_file[0] += 1
         else:
             s['unreached'].setdefault(f, []).append(line)
     for s in out.values():
@@ -239,6 +242,9 @@ def report_text(report, order, notes):
         pct = f'{s["percent"]:.1f}%' if s['percent'] is not None else 'n/a'
         out.append(f'{name}: {s["executable"]} added executable lines, '
                    f'{s["reached"]} reached ({pct})')
+        # Per file first: code that cannot run here (SEV under TCG) shows as a
+        # whole file at 0 before its lines are listed.
+        out += [f'  {f}: {r}/{e}' for f, (r, e) in sorted(s['files'].items())]
         for r in s['unreached']:
             where = f'{r["first"]}' if r['first'] == r['last'] else f'{r["first"]}-{r["last"]}'
             out.append(f'  {r["file"]}:{where}:')

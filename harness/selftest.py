@@ -208,9 +208,11 @@ class CoverageTest(unittest.TestCase):
         self.assertEqual((s['executable'], s['reached'], s['percent']), (4, 0, 0.0))
         self.assertEqual([(r['first'], r['last']) for r in s['unreached']], [(1, 2), (6, 6), (10, 10)])
         self.assertEqual(s['not_profiled'], {'y.c': 1})
+        self.assertEqual(s['files'], {'x.c': [0, 4]})
         self.assertEqual((report['t']['reached'], report['t']['percent']), (1, 100.0))
         text = coverage.report_text(report, ['s', 't', 'u'], [])
-        self.assertIn('s: 4 added executable lines, 0 reached (0.0%)\n  x.c:1-2:\n        1: line 1\n', text)
+        self.assertIn('s: 4 added executable lines, 0 reached (0.0%)\n  x.c: 0/4\n'
+                      '  x.c:1-2:\n        1: line 1\n', text)
         self.assertIn('u: adds no kernel code', text)
 
 
