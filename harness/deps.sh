@@ -7,6 +7,7 @@ set -eu
 
 # python3-ply and python3-git: checkpatch's SPDX check (scripts/spdxcheck.py);
 # sparse and coccinelle: make lint's C=2 and coccicheck, as the robots run.
+# make coverage needs no package of its own: gcov comes with build-essential's gcc.
 PACKAGES="build-essential flex bison bc libelf-dev libssl-dev cpio kmod dwarves
 ccache python3 xz-utils busybox-static qemu-system-x86 git rsync python3-ply
 python3-git sparse coccinelle"
