@@ -32,6 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import kbuild  # noqa: E402
+import series as serieslib  # noqa: E402
 
 TOP = HERE.parent
 MARK = '@@GCOV'      # runner.GCOV_MARK; not imported, runner pulls in QEMU's side
@@ -159,7 +160,6 @@ def parse_blame(text):
 
 def series_commits(tree):
     """{commit: series} for the integration tree, by series.cfg's counts."""
-    import series as serieslib
     series = serieslib.load_series()
     commits = serieslib.integration_commits(series)
     return {c: s.name for s in series for c in serieslib.own_commits(commits, s)}
@@ -307,7 +307,6 @@ def cmd_report(args):
         notes.append(f'# WARNING: {shown(tree)} changed since {shown(objtree)} was built: '
                      'line numbers may not match (make coverage builds again)')
     report = series_report(added, executable, reached, built)
-    import series as serieslib
     order = [s.name for s in serieslib.load_series()]
     tests = json.loads((results / 'results.json').read_text()) if (results / 'results.json').exists() else []
     notes = [f'# {len(tests)} tests ({sum(t["status"] == "PASS" for t in tests)} passed) '
@@ -329,7 +328,8 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest='command', required=True)
     rep = sub.add_parser('report')
-    rep.add_argument('--src', default='patched')
+    rep.add_argument('--src', default='patched', choices=('patched',),
+                     help='the integration tree: git blame gives its lines to series by series.cfg')
     rep.add_argument('--results', default='', help='the gcov run (default build/results/SRC-gcov)')
     rep.add_argument('--out', default=str(TOP / 'build/results/coverage'))
     args = ap.parse_args()
