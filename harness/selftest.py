@@ -13,6 +13,7 @@ host's grace.
 """
 
 import base64
+import contextlib
 import io
 import json
 import subprocess
@@ -154,6 +155,37 @@ SAVED_BLAME = (
     'a' * 40 + ' 1 1 1\nauthor base\nfilename x.c\n\tint base;\n'
     + 'b' * 40 + ' 5 2 2\nauthor series\nsummary KVM: add\nfilename x.c\n\tif (allones)\n'
     + 'b' * 40 + ' 6 3\n\t\treturn 0;\n')
+
+
+class SavedRunTest(unittest.TestCase):
+    """Real consoles of past runs (harness/test_data/*/: console-N.log, the
+    plan.json they ran, expected.json), parsed again: the verdicts must not
+    change when the parser or the verdict rules do.  Saved runs: a base
+    kernel failing and skipping the VFIO fuzzers, a debug kernel's noisy
+    console around a passing test, and the live self-test's timeout, hang,
+    crash, splat and known-failure verdicts."""
+
+    DATA = HERE / 'test_data'
+
+    def replay(self, case):
+        with tempfile.TemporaryDirectory() as tmp, \
+                contextlib.redirect_stdout(io.StringIO()):
+            out = Path(tmp)
+            results = runner.Results(out, planlib.load_saved(case / 'plan.json'))
+            for log in sorted(case.glob('console-*.log'), key=runner.boot_number):
+                runner.replay(log, results)
+            results.finish_unrun()
+            results.summary()
+            got = json.loads((out / 'results.json').read_text())
+        return [{k: r[k] for k in ('name', 'status', 'detail')} for r in got]
+
+    def test_saved_runs(self):
+        cases = sorted(p for p in self.DATA.iterdir() if p.is_dir())
+        self.assertTrue(cases)
+        for case in cases:
+            with self.subTest(case=case.name):
+                want = json.loads((case / 'expected.json').read_text())
+                self.assertEqual(self.replay(case), want)
 
 
 class CoverageTest(unittest.TestCase):
