@@ -313,7 +313,8 @@ def live_run():
 
 def main():
     load = unittest.defaultTestLoader.loadTestsFromTestCase
-    suite = unittest.TestSuite([load(HarnessTest), load(CoverageTest)])
+    suite = unittest.TestSuite([load(HarnessTest), load(SavedRunTest),
+                                load(CoverageTest)])
     if not unittest.TextTestRunner(verbosity=1).run(suite).wasSuccessful():
         return 1
     bad = live_run()
