@@ -30,7 +30,8 @@ export CCACHE_BASEDIR := $(CURDIR)
 T       ?=
 CMD     ?=
 BOOT    ?=
-export T CMD BOOT SERIES
+MACHINE ?=
+export T CMD BOOT MACHINE SERIES
 RUNARGS := --src $(SRC) --kind $(KIND) --scale $(SCALE)
 
 .PHONY: help deps tree export source base kernel selftests initramfs guest check \
@@ -109,7 +110,8 @@ coverage: deps build/linux/.git initramfs
 	@$(PY) harness/coverage.py report --src patched
 
 ## run           boot to a shell on the serial console; CMD='...' runs one command,
-##               BOOT='...' adds to the kernel command line (e.g. kvm_amd.npt=0)
+##               BOOT='...' adds to the kernel command line (e.g. kvm_amd.npt=0),
+##               MACHINE=name boots another machine of harness/machines/
 run: guest
 	@$(RUNNER) run $(RUNARGS)
 

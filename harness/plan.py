@@ -10,6 +10,8 @@ One INI section per test, in the spirit of kvm-unit-tests' unittests.cfg:
   groups  = words; `full` entries run only in check-full, `bench` entries
             only in `make bench`
   boot    = extra kernel command line; tests that need one get their own boot
+  machine = a QEMU machine of harness/machines/ (default q35); tests on
+            another machine get their own boot
   expect  = pass (default) | skip | xfail
   reason  = why, required for skip and xfail: printed with the result
   series  = the series of patches/series.cfg that adds the test: with
@@ -25,6 +27,7 @@ import re
 EXPECTATIONS = ('pass', 'skip', 'xfail')
 NAME = re.compile(r'^[A-Za-z0-9_.+-]+$')
 DEFAULT_TIMEOUT = 60
+DEFAULT_MACHINE = 'q35'
 
 
 @dataclasses.dataclass
@@ -34,6 +37,7 @@ class Test:
     timeout: int = DEFAULT_TIMEOUT
     groups: tuple = ()
     boot: str = ''
+    machine: str = DEFAULT_MACHINE
     expect: str = 'pass'
     reason: str = ''
     series: str = ''
@@ -44,8 +48,8 @@ class PlanError(Exception):
 
 
 def _entry(name, section):
-    unknown = set(section) - {'cmd', 'timeout', 'groups', 'boot', 'expect', 'reason',
-                              'series'}
+    unknown = set(section) - {'cmd', 'timeout', 'groups', 'boot', 'machine', 'expect',
+                              'reason', 'series'}
     if unknown:
         raise PlanError(f'[{name}]: unknown keys {sorted(unknown)}')
     if not NAME.match(name):
@@ -55,6 +59,7 @@ def _entry(name, section):
                 timeout=int(section.get('timeout', DEFAULT_TIMEOUT)),
                 groups=tuple(section.get('groups', '').split()),
                 boot=section.get('boot', '').strip(),
+                machine=section.get('machine', DEFAULT_MACHINE).strip(),
                 expect=section.get('expect', 'pass').strip(),
                 reason=' '.join(section.get('reason', '').split()),
                 series=section.get('series', '').strip())

@@ -1,31 +1,19 @@
 # SPDX-License-Identifier: GPL-2.0
 """Boot a kernel in QEMU from a machine description (harness/machines/)."""
 
-import dataclasses
 import fcntl
-import importlib
 import os
 import subprocess
 from pathlib import Path
 
+from machines import MACHINES
+
 KVM_GET_API_VERSION = 0xAE00
 
 
-@dataclasses.dataclass
-class Machine:
-    name: str
-    binary: str
-    machine: str
-    smp: int
-    memory: str
-    accel: dict
-    objects: list
-    devices: list
-    cmdline: list
-
-
 def load_machine(name):
-    return importlib.import_module(f'machines.{name}').MACHINE
+    """The machine called @name in harness/machines/, or KeyError."""
+    return MACHINES[name]
 
 
 def host_can_nest():

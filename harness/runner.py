@@ -75,7 +75,7 @@ def boot_initrd(base_cpio, job_files, dest):
 class Guest:
     """A booted kernel: the kernel image, its initramfs and the QEMU machine."""
 
-    def __init__(self, src, kind, accel, machine='q35'):
+    def __init__(self, src, kind, accel):
         self.kind = kind
         self.kernel = OUT / f'{src}-{kind}' / 'arch/x86/boot/bzImage'
         self.initramfs = kbuild.initramfs_path(src)
@@ -85,15 +85,23 @@ class Guest:
         for path in (self.kernel, self.initramfs):
             if not path.exists():
                 raise HarnessError(f'{path} missing: build it first (make kernel)')
-        self.machine = qemu.load_machine(machine)
         self.accel = qemu.pick_accel(accel)
-        if not shutil.which(self.machine.binary):
-            raise HarnessError(f'{self.machine.binary} not found '
-                               '(apt-get install qemu-system-x86)')
 
-    def command(self, initrd, cmdline='', interactive=False):
-        return qemu.command(self.machine, self.accel, self.kernel, initrd,
+    def command(self, initrd, cmdline='', machine=planlib.DEFAULT_MACHINE,
+                interactive=False):
+        return qemu.command(machine_named(machine), self.accel, self.kernel, initrd,
                             cmdline.split(), interactive)
+
+
+def machine_named(name):
+    """The machine of harness/machines/ called @name, its QEMU installed."""
+    try:
+        m = qemu.load_machine(name)
+    except KeyError:
+        raise HarnessError(f'no machine {name!r} in harness/machines/') from None
+    if not shutil.which(m.binary):
+        raise HarnessError(f'{m.binary} not found (apt-get install qemu-system-x86)')
+    return m
 
 
 class Watchdog:
@@ -158,9 +166,10 @@ def feed(console, raw, line):
 
 
 def boot_groups(tests):
+    """The tests by the boot they need: machine and extra command line."""
     groups = {}
     for t in tests:
-        groups.setdefault(t.boot, []).append(t)
+        groups.setdefault((t.machine, t.boot), []).append(t)
     return groups
 
 
@@ -206,14 +215,15 @@ def run_boot(guest, tests, watchdog, results, outdir, boot_no):
     """One boot over `tests`; returns the names it finished."""
     initrd = outdir / 'boot.cpio'
     boot_initrd(guest.initramfs, check_job(job_tests(guest, tests), guest.binaries), initrd)
-    cmdline = tests[0].boot
+    cmdline, machine = tests[0].boot, tests[0].machine
     print(f'# boot {boot_no}: {len(tests)} tests'
+          f'{", machine: " + machine if machine != planlib.DEFAULT_MACHINE else ""}'
           f'{", cmdline: " + cmdline if cmdline else ""} ({guest.accel})', flush=True)
     console = con.Console()
     finished = []
     with open(outdir / f'console-{boot_no}.log', 'w', buffering=1) as raw:
         raw.write(f'@@HOST BOOT {cmdline}\n')
-        proc = qemu.spawn(guest.command(initrd, cmdline))
+        proc = qemu.spawn(guest.command(initrd, cmdline, machine))
         for outcome in watch(proc, console, watchdog, raw):
             results.record(outcome)
             finished.append(outcome.name)
@@ -273,6 +283,8 @@ def cmd_check(args):
         print('0 passed, 0 failed, 0 skipped')
         return 0
     guest = Guest(args.src, args.kind, args.accel)
+    for name in {t.machine for t in tests}:
+        machine_named(name)     # before the first boot, not in the middle
     outdir = results_dir(args.src, args.kind, args.results)
     planlib.save(outdir / 'plan.json', tests, args.scale)
     print(f'# {len(tests)} tests on {args.src}-{args.kind} kernel, '
@@ -316,13 +328,14 @@ def cmd_run(args):
     if not args.cmd:
         boot_initrd(guest.initramfs, {'job': 'MODE=shell\n'}, initrd)
         print('# QEMU console: Ctrl-A X quits, Ctrl-A C switches to the monitor', flush=True)
-        return subprocess.call(guest.command(initrd, args.boot, interactive=True))
+        return subprocess.call(guest.command(initrd, args.boot, args.machine,
+                                             interactive=True))
     boot_initrd(guest.initramfs, {'job': 'MODE=exec\n', 'cmd': guest_path(args.cmd, guest.binaries) + '\n'}, initrd)
     console = con.Console()
     # No test runs in exec mode: the gap budget bounds the whole command.
     watchdog = Watchdog([], args.scale, gap=args.cmd_timeout)
     with open(outdir / 'console.log', 'w', buffering=1) as raw:
-        proc = qemu.spawn(guest.command(initrd, args.boot))
+        proc = qemu.spawn(guest.command(initrd, args.boot, args.machine))
         for _ in watch(proc, console, watchdog, raw, echo=True):
             pass
     if console.exit_status is None:
@@ -363,6 +376,8 @@ def main():
     run.add_argument('--cmd', default=os.environ.get('CMD', ''))
     run.add_argument('--boot', default=os.environ.get('BOOT', ''),
                      help='extra kernel command line, e.g. kvm_amd.npt=0')
+    run.add_argument('--machine', default=os.environ.get('MACHINE') or planlib.DEFAULT_MACHINE,
+                     help='a machine of harness/machines/')
     run.add_argument('--cmd-timeout', type=int, default=3600)
     parse = sub.add_parser('parse')
     parse.add_argument('dir')

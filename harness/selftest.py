@@ -29,8 +29,10 @@ import console as con  # noqa: E402
 import coverage  # noqa: E402
 import kbuild  # noqa: E402
 import plan as planlib  # noqa: E402
+import qemu  # noqa: E402
 import runner  # noqa: E402
 import verdict  # noqa: E402
+from machines import MACHINES  # noqa: E402
 
 TOP = HERE.parent
 
@@ -130,6 +132,20 @@ class HarnessTest(unittest.TestCase):
     def test_plan_rejects_xfail_without_reason(self):
         with self.assertRaises(planlib.PlanError):
             planlib._entry('a', {'expect': 'xfail'})
+
+
+    def test_each_machine_and_command_line_gets_its_own_boot(self):
+        tests = [planlib._entry('a', {}), planlib._entry('b', {'machine': 'q35-edu-default-mask'}),
+                 planlib._entry('c', {'boot': 'x=1'}), planlib._entry('d', {})]
+        groups = runner.boot_groups(tests)
+        self.assertEqual([[t.name for t in g] for g in groups.values()],
+                         [['a', 'd'], ['b'], ['c']])
+        for machine, _ in groups:
+            self.assertEqual(qemu.load_machine(machine).name, machine)
+
+    def test_plan_names_only_known_machines(self):
+        for t in planlib.load(TOP / 'harness/plan.cfg'):
+            self.assertIn(t.machine, MACHINES, t.name)
 
 
 # `gcov --json-format --stdout` of a kernel object, cut down: its own .c
