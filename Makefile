@@ -87,6 +87,12 @@ check-full: guest
 bench: guest
 	@$(RUNNER) check $(RUNARGS) --mode bench --results $(SRC)-$(KIND)-bench
 
+## soak          the check plan (T=, DEBUG=, ...) N= times in a row (default 5), then
+##               a table of how each test ended in every run (flaky: passed and failed)
+N       ?= 5
+soak: guest
+	@$(RUNNER) check $(RUNARGS) --mode check --repeat $(N) --results $(SRC)-$(KIND)-soak
+
 ## fuzz          the plan's fuzzers (group `fuzz`) on the debug kernel, SECONDS= each
 ##               (default 300) from SEED= (default 1), then the kmemleak check
 SECONDS ?= 300

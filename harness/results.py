@@ -9,6 +9,9 @@ results directory:
   logs/<test>.log   command, status, detail, kernel splats, then the console
   results.ktap      KTAP v1, with # SKIP / # XFAIL directives
   results.json      one record per test (name, status, seconds, detail)
+
+A soak (make soak) runs the plan several times, each run in a directory of
+its own, and flakiness_text() tabulates how each test ended across them.
 """
 
 import json
@@ -89,6 +92,28 @@ def closing_line(counts):
             f'{counts["SKIP"] + counts["XFAIL"]} skipped')
 
 
+def flakiness_text(runs):
+    """The soak's table: for each test, how many of the @runs (each a dict
+    of test name -> status) it passed and failed, and how; flaky when it did
+    both."""
+    names = sorted({n for run in runs for n in run})
+    out = [f'# {len(runs)} runs', f'{"test":<44} {"pass":>4} {"fail":>4} {"skip":>4}  verdict']
+    for name in names:
+        got = [run.get(name, 'NOT RUN') for run in runs]
+        passes = got.count('PASS')
+        fails = [g for g in got if g in verdict.FAILING or g == 'NOT RUN']
+        skips = len(got) - passes - len(fails)
+        if fails and passes:
+            word = 'FLAKY: ' + ', '.join(f'run {i + 1} {g}' for i, g in enumerate(got)
+                                         if g in fails)
+        elif fails:
+            word = 'always fails: ' + ', '.join(sorted(set(fails)))
+        else:
+            word = 'stable'
+        out.append(f'{name:<44} {passes:>4} {len(fails):>4} {skips:>4}  {word}')
+    return '\n'.join(out) + '\n'
+
+
 class Results:
     """The verdicts of one run, in plan order, and the files they go to."""
 
@@ -124,6 +149,10 @@ class Results:
             self.tests.append(test)
             self.by_name[name] = test
             self._finish(test, outside)
+
+    def statuses(self):
+        """Test name -> the status it ended with, for every test recorded."""
+        return {name: r['status'] for name, r in self.records.items()}
 
     def summary(self):
         """Write KTAP and JSON, print the closing lines; the exit status."""

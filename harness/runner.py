@@ -32,7 +32,7 @@ import kbuild  # noqa: E402
 import plan as planlib  # noqa: E402
 import qemu  # noqa: E402
 import series as serieslib  # noqa: E402
-from results import Results  # noqa: E402
+from results import Results, flakiness_text  # noqa: E402
 
 TOP = Path(__file__).resolve().parent.parent
 OUT = TOP / 'build' / 'out'
@@ -285,14 +285,40 @@ def cmd_check(args):
     guest = Guest(args.src, args.kind, args.accel)
     for name in {t.machine for t in tests}:
         machine_named(name)     # before the first boot, not in the middle
+    if args.repeat > 1:
+        return soak(guest, tests, args)
     outdir = results_dir(args.src, args.kind, args.results)
+    return check_once(guest, tests, args, outdir).summary()
+
+
+def check_once(guest, tests, args, outdir):
+    """One run of @tests into @outdir; its Results, summary not yet written."""
     planlib.save(outdir / 'plan.json', tests, args.scale)
     print(f'# {len(tests)} tests on {args.src}-{args.kind} kernel, '
           f'results in {outdir.relative_to(TOP)}', flush=True)
     results = Results(outdir, tests, show_output=args.mode in ('bench', 'fuzz'))
     run_plan(guest, tests, Watchdog(job_tests(guest, tests), args.scale), results, outdir)
     results.finish_unrun()
-    return results.summary()
+    return results
+
+
+def soak(guest, tests, args):
+    """make soak: the plan --repeat times in a row, each run in run-N/ of
+    the results directory, then how each test ended across the runs
+    (flakiness.txt).  Exit status 1 if any run failed a test."""
+    top = results_dir(args.src, args.kind, args.results or f'{args.src}-{args.kind}-soak')
+    runs, status = [], 0
+    for i in range(1, args.repeat + 1):
+        print(f'# soak: run {i} of {args.repeat}', flush=True)
+        outdir = top / f'run-{i}'
+        outdir.mkdir()
+        results = check_once(guest, tests, args, outdir)
+        status |= results.summary()
+        runs.append(results.statuses())
+    table = flakiness_text(runs)
+    (top / 'flakiness.txt').write_text(table)
+    print(table, end='')
+    return status
 
 
 def boot_number(console_log):
@@ -370,6 +396,8 @@ def main():
     check.add_argument('--seed', default='1', help='fuzz: the seed every fuzzer starts from')
     check.add_argument('--pattern', default=os.environ.get('T', ''))
     check.add_argument('--results', default='', help='results directory name')
+    check.add_argument('--repeat', type=int, default=1,
+                       help='run the plan this many times (make soak) and tabulate')
     check.add_argument('--auto-timeout', type=int, default=120,
                        help='timeout of the selftests check-full adds unlisted')
     run = sub.choices['run']

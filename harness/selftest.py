@@ -143,6 +143,17 @@ class HarnessTest(unittest.TestCase):
         for machine, _ in groups:
             self.assertEqual(qemu.load_machine(machine).name, machine)
 
+    def test_soak_table_names_flaky_and_failing_tests(self):
+        runs = [{'a': 'PASS', 'b': 'PASS', 'c': 'SKIP', 'd': 'FAIL'},
+                {'a': 'PASS', 'b': 'TIMEOUT', 'c': 'SKIP', 'd': 'FAIL'},
+                {'a': 'PASS', 'c': 'SKIP', 'd': 'CRASH'}]
+        rows = {line.split()[0]: line for line in
+                runner.flakiness_text(runs).splitlines()[2:]}
+        self.assertTrue(rows['a'].endswith('stable'))
+        self.assertIn('FLAKY: run 2 TIMEOUT, run 3 NOT RUN', rows['b'])
+        self.assertEqual(rows['c'].split()[1:5], ['0', '0', '3', 'stable'])
+        self.assertIn('always fails: CRASH, FAIL', rows['d'])
+
     def test_plan_names_only_known_machines(self):
         for t in planlib.load(TOP / 'harness/plan.cfg'):
             self.assertIn(t.machine, MACHINES, t.name)
