@@ -16,6 +16,7 @@ new test shows how the base fails it; a series' kernel runs its own tree's
 (kbuild.py initramfs SRC).  Everything is written under build/out/.
 """
 
+import argparse
 import hashlib
 import os
 import re
@@ -43,8 +44,10 @@ def log(msg):
 
 
 def die(msg):
+    """Stop: the build could not be done (exit status 2, as for every
+    harness tool that could not do its job)."""
     print(f'kbuild: {msg}', file=sys.stderr)
-    sys.exit(1)
+    sys.exit(2)
 
 
 def run(cmd, **kw):
@@ -336,19 +339,25 @@ def cmd_initramfs(src='patched'):
 
 
 def main():
-    args = sys.argv[1:]
-    cmds = {'config': (cmd_config, 2, 2), 'kernel': (cmd_kernel, 2, 2),
-            'selftests': (cmd_selftests, 1, 1), 'initramfs': (cmd_initramfs, 0, 1)}
-    if not args or args[0] not in cmds or not cmds[args[0]][1] <= len(args) - 1 <= cmds[args[0]][2]:
-        die('usage: kbuild.py config|kernel SRC KIND, kbuild.py selftests SRC, '
-            'kbuild.py initramfs [SRC]')
-    fn = cmds[args[0]][0]
-    if len(args) > 1 and not source_dir(args[1]).exists():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest='command', required=True)
+    for name, fn in (('config', cmd_config), ('kernel', cmd_kernel)):
+        p = sub.add_parser(name)
+        p.add_argument('src')
+        p.add_argument('kind', choices=list(FRAGMENTS))
+        p.set_defaults(run=lambda a, fn=fn: fn(a.src, a.kind))
+    p = sub.add_parser('selftests')
+    p.add_argument('src')
+    p.set_defaults(run=lambda a: cmd_selftests(a.src))
+    p = sub.add_parser('initramfs')
+    p.add_argument('src', nargs='?', default='patched')
+    p.set_defaults(run=lambda a: cmd_initramfs(a.src))
+    args = ap.parse_args()
+    if not source_dir(args.src).exists():
         die(f'SRC is patched, base or a series checked out in build/series/ '
-            f'(no {source_dir(args[1]).relative_to(TOP)})')
-    if len(args) > 2 and args[2] not in FRAGMENTS:
-        die(f'KIND is one of {list(FRAGMENTS)}')
-    fn(*args[1:])
+            f'(no {source_dir(args.src).relative_to(TOP)})')
+    args.run(args)
 
 
 if __name__ == '__main__':

@@ -3,7 +3,8 @@
 """Boot the kernel in QEMU and run the test plan, or one command, or a shell.
 
   runner.py check [options]       run the plan; per-test lines, KTAP, logs
-  runner.py parse RESULTS_DIR     parse a finished run's saved consoles again
+  runner.py parse RESULTS_DIR     parse a finished run's saved consoles again,
+                                  into RESULTS_DIR/reparsed/ (or --out DIR)
   runner.py run [--cmd CMD]       interactive shell, or one command whose
                                   exit status becomes ours
 
@@ -337,10 +338,16 @@ def replay(console_log, results):
 
 
 def cmd_parse(args):
+    """Parse a run's saved consoles again, into --out (default RESULTS_DIR/
+    reparsed/): the run's own logs and results stay as the run left them."""
     # Absolute, but not resolved: a build/ that is a symlink stays under TOP.
-    outdir = Path(os.path.abspath(args.dir))
-    results = Results(outdir, planlib.load_saved(outdir / 'plan.json'))
-    for console_log in sorted(outdir.glob('console-*.log'), key=boot_number):
+    rundir = Path(os.path.abspath(args.dir))
+    outdir = Path(os.path.abspath(args.out)) if args.out else rundir / 'reparsed'
+    if outdir.exists():
+        shutil.rmtree(outdir)
+    outdir.mkdir(parents=True)
+    results = Results(outdir, planlib.load_saved(rundir / 'plan.json'))
+    for console_log in sorted(rundir.glob('console-*.log'), key=boot_number):
         replay(console_log, results)
     results.finish_unrun()
     return results.summary()
@@ -409,6 +416,8 @@ def main():
     run.add_argument('--cmd-timeout', type=int, default=3600)
     parse = sub.add_parser('parse')
     parse.add_argument('dir')
+    parse.add_argument('--out', default='',
+                       help='where the results go (default: DIR/reparsed)')
     args = ap.parse_args()
     try:
         return {'check': cmd_check, 'parse': cmd_parse, 'run': cmd_run}[args.command](args)

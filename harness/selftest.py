@@ -324,13 +324,20 @@ def live_run():
     if res.returncode != 1:
         bad.append(f'runner exit status {res.returncode}, expected 1 (tests failed)')
     # Re-parsing the saved consoles must give the same verdicts.
+    live_json = (outdir / 'results.json').read_text()
     reparsed = subprocess.run([sys.executable, str(HERE / 'runner.py'), 'parse', str(outdir)],
                               capture_output=True, text=True)
-    again = {r['name']: r['status'] for r in json.loads((outdir / 'results.json').read_text())}
+    again = {r['name']: r['status']
+             for r in json.loads((outdir / 'reparsed/results.json').read_text())}
     if again != {n: r['status'] for n, r in got.items()} or reparsed.returncode != 1:
         bad.append('runner.py parse of the saved consoles disagrees with the live run')
-    # ... and print the same lines, but for the live run's "# ..." progress.
-    live_lines = [line for line in res.stdout.splitlines() if not line.startswith('# ')]
+    if (outdir / 'results.json').read_text() != live_json:
+        bad.append('runner.py parse overwrote the live run\'s results')
+    # ... and print the same lines, but for the live run's "# ..." progress
+    # and where its files went.
+    live_lines = [line.replace('harness-selftest/', 'harness-selftest/reparsed/')
+                  if line.startswith('Logs: ') else line
+                  for line in res.stdout.splitlines() if not line.startswith('# ')]
     if reparsed.stdout.splitlines() != live_lines:
         said = reparsed.stderr.strip().splitlines()
         bad.append('runner.py parse printed other lines than the live run'

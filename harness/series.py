@@ -25,6 +25,7 @@ commit ids, and each cover letter's subject and text travel through the
 description of its series' branch (`git branch --edit-description NAME`).
 """
 
+import argparse
 import configparser
 import email
 import email.policy
@@ -67,8 +68,10 @@ FORMAT_PATCH = ['-c', 'core.abbrev=12', 'format-patch', '--cover-letter',
 
 
 def die(msg):
+    """Stop: the step could not be done (exit status 2, as for every harness
+    tool that could not do its job)."""
     print(f'series: {msg}', file=sys.stderr)
-    sys.exit(1)
+    sys.exit(2)
 
 
 def git(*args, cwd=TREE, env=None, capture=True):
@@ -409,19 +412,19 @@ def cmd_base():
 
 
 def main():
-    cmd = sys.argv[1] if len(sys.argv) > 1 else ''
-    if cmd == 'tree':
-        cmd_tree(force=os.environ.get('FORCE') == '1')
-    elif cmd == 'export':
-        cmd_export()
-    elif cmd == 'base':
-        cmd_base()
-    elif cmd == 'status':
-        cmd_status()
-    elif cmd == 'checkout' and len(sys.argv) == 3:
-        cmd_checkout(sys.argv[2])
-    else:
-        die('usage: series.py tree|export|checkout NAME|base|status')
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest='command', required=True)
+    sub.add_parser('tree').set_defaults(
+        run=lambda a: cmd_tree(force=os.environ.get('FORCE') == '1'))
+    sub.add_parser('export').set_defaults(run=lambda a: cmd_export())
+    sub.add_parser('base').set_defaults(run=lambda a: cmd_base())
+    sub.add_parser('status').set_defaults(run=lambda a: cmd_status())
+    p = sub.add_parser('checkout')
+    p.add_argument('name')
+    p.set_defaults(run=lambda a: cmd_checkout(a.name))
+    args = ap.parse_args()
+    args.run(args)
 
 
 if __name__ == '__main__':
