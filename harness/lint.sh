@@ -11,6 +11,9 @@
 #     the base version of the file does not have (harness/robots.sh).
 #  4. scripts/kernel-doc -Wall on every changed .c/.h file: warnings the base
 #     version of the file does not have.
+#  5. coccicheck: every scripts/coccinelle script in report mode on the
+#     changed .c files, findings the base version lacks (harness/robots.sh);
+#     the slowest step, a few minutes on two cores.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 src=${SERIES:-patched}
@@ -92,5 +95,6 @@ if [ -n "$files" ]; then
 	done
 	rm -rf "$tmp"
 fi
+sh "$top/harness/robots.sh" cocci "$tree" || status=1
 [ "$status" = 0 ] && echo "lint: clean"
 exit "$status"

@@ -5,13 +5,36 @@
 #   robots.sh sparse TREE OUT   sparse (C=2) on each changed file the test
 #                               config builds; OUT is TREE's configured
 #                               build directory (make lint's W=1 one)
-#   robots.sh cocci TREE        every scripts/coccinelle script, report mode
+#   robots.sh cocci TREE        every scripts/coccinelle script, report mode,
+#                               one spatch per core
 #
 # A finding counts only if the base version of the file does not have it
 # too (compared without line numbers): the base is a work tree of the root
 # commit of its own, build/lint-base, built in build/out/lint-base.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
+
+# One coccinelle script in report mode over the files, in DIR; each finding
+# is prefixed with the script's name, so that the base pass can rerun only
+# the scripts that found something.
+cocci_script() {
+	s=$1 dir=$2
+	shift 2
+	opts=$(sed -n 's|^// *Options: *||p' "$s" | head -1)
+	# shellcheck disable=SC2086
+	(cd "$dir" && spatch -D report --no-show-diff --very-quiet $opts \
+		--cocci-file "$s" -I arch/x86/include -I include \
+		-I arch/x86/include/uapi -I include/uapi \
+		--include include/linux/kconfig.h "$@" 2>/dev/null) |
+		sed "s|^|${s##*/scripts/coccinelle/} |" || true
+}
+
+if [ "$1" = cocci-script ]; then	# one xargs worker of run_cocci
+	shift
+	cocci_script "$@"
+	exit 0
+fi
+
 check=$1
 tree=$(cd "$2" && pwd)	# absolute: make -C runs in it, O= is taken from there
 base=$top/build/lint-base
@@ -24,9 +47,11 @@ files=$(git -C "$tree" diff --name-only --diff-filter=d "$root" HEAD |
 [ -e "$base/.git" ] || git -C "$tree" worktree add -q --detach "$base" "$root"
 git -C "$base" checkout -q --detach "$root"
 
-# A finding without its line and column numbers.
+# A finding without its line and column numbers, including the ones some
+# coccinelle messages name ("... bound on line 1953 ..."), so that code the
+# series only moved does not count as new.
 unnumbered() {
-	sed -E 's/:[0-9]+(:[0-9]+(-[0-9]+)?)?:/:/' | sort -u
+	sed -E -e 's/:[0-9]+(:[0-9]+(-[0-9]+)?)?:/:/' -e 's/ line [0-9]+/ line N/g' | sort -u
 }
 
 in_base() {
@@ -62,35 +87,36 @@ run_sparse() {
 	return "$new"
 }
 
-# Every coccinelle script in report mode over the files, in DIR.
+# The scripts (relative to scripts/coccinelle/) over the files, in DIR, one
+# spatch per core: the scripts are independent, and one pass over all of
+# them takes minutes.
 cocci_files() {
-	dir=$1
-	shift
-	for s in "$dir"/scripts/coccinelle/*/*.cocci "$dir"/scripts/coccinelle/*/*/*.cocci; do
-		opts=$(sed -n 's|^// *Options: *||p' "$s" | head -1)
-		# shellcheck disable=SC2086
-		(cd "$dir" && spatch -D report --no-show-diff --very-quiet $opts \
-			--cocci-file "$s" -I arch/x86/include -I include \
-			-I arch/x86/include/uapi -I include/uapi \
-			--include include/linux/kconfig.h "$@" 2>/dev/null) || true
-	done | sed "s|$dir/||" | unnumbered
+	dir=$1 scripts=$2
+	shift 2
+	printf '%s\n' $scripts | sed "s|^|$dir/scripts/coccinelle/|" |
+		xargs -r -P "$(nproc)" -I{} sh "$top/harness/robots.sh" cocci-script {} "$dir" "$@" |
+		sed "s|$dir/||" | unnumbered
 }
 
 run_cocci() {
 	tmp=$(mktemp -d)
+	scripts=$(cd "$tree/scripts/coccinelle" && ls */*.cocci */*/*.cocci 2>/dev/null)
 	# shellcheck disable=SC2086
-	cocci_files "$tree" $files > "$tmp/after"
+	cocci_files "$tree" "$scripts" $files > "$tmp/after"
+	# The base can only explain a finding of a script that found something,
+	# in a file the base has.
+	hits=$(cut -d' ' -f1 "$tmp/after" | sort -u)
 	olds=""
 	for f in $files; do
 		in_base "$f" && olds="$olds $f"
 	done
+	: > "$tmp/before"
 	# shellcheck disable=SC2086
-	[ -z "$olds" ] || cocci_files "$base" $olds > "$tmp/before"
-	touch "$tmp/before"
+	[ -z "$olds" ] || [ -z "$hits" ] || cocci_files "$base" "$hits" $olds > "$tmp/before"
 	new=0
 	comm -13 "$tmp/before" "$tmp/after" | grep . && new=1
-	echo "coccicheck: $(echo $files | wc -w) changed files, $(wc -l < "$tmp/after") findings," \
-		"$(comm -13 "$tmp/before" "$tmp/after" | grep -c . || true) not in the base"
+	echo "lint: coccicheck: $(echo "$scripts" | wc -l) scripts on $(echo $files | wc -w) changed files," \
+		"$(wc -l < "$tmp/after") findings, $(comm -13 "$tmp/before" "$tmp/after" | grep -c . || true) not in the base"
 	rm -rf "$tmp"
 	return "$new"
 }
