@@ -91,11 +91,11 @@ run_sparse() {
 # spatch per core: the scripts are independent, and one pass over all of
 # them takes minutes.
 cocci_files() {
-	dir=$1 scripts=$2
+	cdir=$1 cscripts=$2
 	shift 2
-	printf '%s\n' $scripts | sed "s|^|$dir/scripts/coccinelle/|" |
-		xargs -r -P "$(nproc)" -I{} sh "$top/harness/robots.sh" cocci-script {} "$dir" "$@" |
-		sed "s|$dir/||" | unnumbered
+	printf '%s\n' $cscripts | sed "s|^|$cdir/scripts/coccinelle/|" |
+		xargs -r -P "$(nproc)" -I{} sh "$top/harness/robots.sh" cocci-script {} "$cdir" "$@" |
+		sed "s|$cdir/||" | unnumbered
 }
 
 run_cocci() {
