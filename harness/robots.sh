@@ -29,12 +29,17 @@ cocci_script() {
 		sed "s|^|${s##*/scripts/coccinelle/} |" || true
 }
 
-if [ "$1" = cocci-script ]; then	# one xargs worker of run_cocci
+if [ "${1:-}" = cocci-script ]; then	# one xargs worker of run_cocci
 	shift
 	cocci_script "$@"
 	exit 0
 fi
 
+usage() {
+	echo "usage: robots.sh sparse TREE OUT | cocci TREE" >&2
+	exit 2
+}
+[ $# -ge 2 ] || usage
 check=$1
 tree=$(cd "$2" && pwd)	# absolute: make -C runs in it, O= is taken from there
 base=$top/build/lint-base
@@ -124,5 +129,5 @@ run_cocci() {
 case $check in
 sparse) run_sparse "$(cd "$3" && pwd)" ;;
 cocci) run_cocci ;;
-*) echo "usage: robots.sh sparse TREE OUT | cocci TREE" >&2; exit 2 ;;
+*) usage ;;
 esac
